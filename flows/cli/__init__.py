@@ -1,0 +1,45 @@
+"""The `litgrade` console script: a thin face on the library.
+
+Each command area lives in its own module with a `register(app)` function; every command calls the
+library and turns a LitgradeError into one clear line on stderr and its exit code (never a traceback).
+Heavy imports (prefect, duckdb) happen inside commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from flows.config import quiet_prefect_environment
+from flows.errors import LitgradeError
+
+app = typer.Typer(
+    name="litgrade",
+    help="Check a health article's claims against PubMed, grade the studies, report the evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from flows.cli import classify, grading, living, mirror, pipeline, web
+
+    for module in (pipeline, grading, mirror, classify, living, web):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    quiet_prefect_environment()
+    try:
+        app()
+    except LitgradeError as exc:
+        typer.echo(f"litgrade: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("litgrade: interrupted; everything saved so far is kept", err=True)
+        sys.exit(130)

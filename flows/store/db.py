@@ -1,0 +1,88 @@
+"""Opening the DuckDB file: migrations in order, and short connections that wait out another process.
+
+DuckDB lets one process hold the file at a time (even read-only). Every user of the store opens a
+connection for one unit of work and closes it, and `connect` retries for a while when another process
+holds the lock, so a web app and a scheduled refresh can take turns on the same file.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from flows.errors import StoreBusyError
+from flows.ladder import SCHEMAS_DIR
+
+SQL_DIR = SCHEMAS_DIR / "sql"
+DEFAULT_WAIT_SECONDS = 30.0
+
+def migrations() -> list[tuple[int, Path]]:
+    """schemas/sql/NNN_name.sql files in order."""
+    found = []
+    for path in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+        found.append((int(path.name[:3]), path))
+    return found
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
+        "applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    for version, path in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, path.name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+@contextmanager
+def connect(
+    path: Path, *, read_only: bool = False, wait_seconds: float = DEFAULT_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the store at `path`, migrated on first use in this process.
+
+    Retries with jittered backoff while another process holds the file; gives up with a clear
+    StoreBusyError after `wait_seconds`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.02
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only and path.exists())
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                if _is_lock_error(exc):
+                    raise StoreBusyError(
+                        f"{path}: the store stayed locked by another process for {wait_seconds:.0f} s "
+                        "(a refresh or the web app?); try again when it has finished"
+                    ) from exc
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+    try:
+        if not read_only:
+            apply_migrations(con)
+        yield con
+    finally:
+        con.close()
