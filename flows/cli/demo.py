@@ -1,0 +1,9 @@
+"""CLI commands for this area (owned by the issue that builds it)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the main app."""
