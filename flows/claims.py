@@ -1,0 +1,238 @@
+"""Projects and their claims: curated/<project>/claims.yaml, validated with file, line and field.
+
+A bad file never gets past here: every problem becomes an InputError naming the file, the line and
+the field, and nothing downstream runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from flows.config import REPO_ROOT
+from flows.errors import InputError
+from flows.ladder import SCHEMAS_DIR
+
+CURATED_DIR = REPO_ROOT / "curated"
+CLAIMS_FILE = "claims.yaml"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceArticle:
+    title: str
+    url: str | None = None
+    date_read: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: str
+    text: str
+    query: str
+    reviewers: int | None = None
+    comment: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str
+    dir: Path
+    article: SourceArticle
+    reviewers: int
+    claims: tuple[Claim, ...]
+
+    def claim(self, claim_id: str) -> Claim:
+        for claim in self.claims:
+            if claim.id == claim_id:
+                return claim
+        known = ", ".join(c.id for c in self.claims)
+        raise InputError(f"{self.dir / CLAIMS_FILE}: no claim '{claim_id}' (claims: {known})")
+
+    def reviewers_for(self, claim_id: str) -> int:
+        return self.claim(claim_id).reviewers or self.reviewers
+
+    @property
+    def claims_file(self) -> Path:
+        return self.dir / CLAIMS_FILE
+
+
+def project_dir(name_or_path: str | Path) -> Path:
+    """`k2-muscle` → curated/k2-muscle; a path (to the folder or its claims.yaml) is used as given."""
+    candidate = Path(name_or_path)
+    if candidate.name == CLAIMS_FILE:
+        candidate = candidate.parent
+    if candidate.is_dir():
+        return candidate.resolve()
+    text = str(name_or_path)
+    if SLUG.match(text) and (CURATED_DIR / text).is_dir():
+        return (CURATED_DIR / text).resolve()
+    raise InputError(
+        f"project '{name_or_path}' not found: give a folder holding {CLAIMS_FILE} "
+        f"or a project name under {CURATED_DIR}"
+    )
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return dict(json.loads((SCHEMAS_DIR / "claims.schema.json").read_text(encoding="utf-8")))
+
+
+class _Lines:
+    """Maps a JSON path (keys / indexes) to the YAML line it came from."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def line(self, path: list[str | int]) -> int:
+        node = self.root
+        best = node.start_mark.line + 1 if node is not None else 1
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = None
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == part:
+                        found = value
+                        best = key.start_mark.line + 1
+                        break
+                node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                best = node.start_mark.line + 1
+            else:
+                break
+            if node is None:
+                break
+        return best
+
+
+def _duplicate_keys(node: yaml.Node | None, where: list[str | int]) -> tuple[list[str | int], int] | None:
+    """PyYAML silently keeps the last of two equal keys; a person meant one of them."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    return [*where, key.value], key.start_mark.line + 1
+                seen.add(key.value)
+            found = _duplicate_keys(value, [*where, getattr(key, "value", "?")])
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _duplicate_keys(item, [*where, index])
+            if found:
+                return found
+    return None
+
+
+def _field(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message}; remove it or check its spelling"
+    if error.validator == "pattern" and error.path and error.path[-1] == "id":
+        return f"{error.instance!r} is not a lowercase slug (a-z, 0-9 and '-', starting with a letter or digit)"
+    if error.validator in ("minLength", "pattern") and error.instance in ("", None) or (
+        isinstance(error.instance, str) and not error.instance.strip()
+    ):
+        return "must not be empty"
+    if error.validator == "required":
+        return error.message
+    return error.message
+
+
+def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:
+    """Validate the YAML text of a claims file; `source` names it in every error."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise InputError(f"{source}:{line}: YAML syntax error: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: YAML error: {exc}") from None
+    lines = _Lines(root)
+    dup = _duplicate_keys(root, [])
+    if dup:
+        path, line = dup
+        raise InputError(f"{source}:{line}: field '{_field(path)}' is given twice; keep one")
+    if not isinstance(data, dict):
+        raise InputError(f"{source}:1: expected a mapping with 'article' and 'claims'")
+    # YAML reads an unquoted 2026-11-24 as a date; the schema wants the text.
+    article = data.get("article")
+    if isinstance(article, dict) and isinstance(article.get("date_read"), dt.date):
+        article["date_read"] = article["date_read"].isoformat()
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (lines.line(list(e.path)), str(e.path)))
+    if errors:
+        first = errors[0]
+        path = list(first.path)
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise InputError(
+            f"{source}:{lines.line(path)}: field '{_field(path)}': {_describe(first)}{more}"
+        )
+    seen: dict[str, int] = {}
+    for index, item in enumerate(data["claims"]):
+        line = lines.line(["claims", index, "id"])
+        if item["id"] in seen:
+            raise InputError(
+                f"{source}:{line}: field 'claims[{index}].id': duplicate claim id '{item['id']}' "
+                f"(first used on line {seen[item['id']]}); ids must be unique"
+            )
+        seen[item["id"]] = line
+    name = data.get("project") or folder_name
+    if data.get("project") and data["project"] != folder_name:
+        raise InputError(
+            f"{source}:{lines.line(['project'])}: field 'project': '{data['project']}' does not match "
+            f"the folder name '{folder_name}'; rename one of them"
+        )
+    article = data["article"]
+    return Project(
+        name=name,
+        dir=source.parent,
+        article=SourceArticle(
+            title=article["title"], url=article.get("url"), date_read=article.get("date_read")
+        ),
+        reviewers=int(data.get("reviewers", 1)),
+        claims=tuple(
+            Claim(
+                id=c["id"],
+                text=c["text"].strip(),
+                query=c["query"].strip(),
+                reviewers=c.get("reviewers"),
+                comment=c.get("comment"),
+                section=c.get("section"),
+            )
+            for c in data["claims"]
+        ),
+    )
+
+
+def load_project(name_or_path: str | Path) -> Project:
+    folder = project_dir(name_or_path)
+    source = folder / CLAIMS_FILE
+    if not source.is_file():
+        raise InputError(f"{source}: missing; a project folder needs a {CLAIMS_FILE}")
+    if not SLUG.match(folder.name):
+        raise InputError(f"{folder}: project folder name must be a lowercase slug (a-z, 0-9, '-')")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_claims_text(text, source, folder.name)

@@ -1,0 +1,158 @@
+"""Articles: one row per PMID, upserted in bulk (Arrow via pandas), the full record kept as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from flows.records import Article
+
+ARTICLE_COLUMNS = (
+    "pmid", "version", "title", "abstract_text", "journal", "pub_year", "pub_date", "pub_date_raw",
+    "doi", "pmc", "publication_types", "mesh_terms", "languages", "status", "date_revised",
+    "is_retracted", "is_retraction_notice", "has_expression_of_concern", "record", "content_hash",
+)  # fmt: skip
+DATE_COLUMNS = ("pub_date", "date_revised")
+
+
+def record_json(article: Article) -> str:
+    return json.dumps(article.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash(article: Article) -> str:
+    """Identifies one version of a record's content: a re-fetch that changed nothing has the same hash."""
+    return hashlib.sha256(record_json(article).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    new: int
+    changed: int
+    unchanged: int
+    changed_pmids: tuple[str, ...] = ()
+
+
+def _date_or_none(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _row(article: Article) -> dict[str, object]:
+    return {
+        "pmid": article.pmid,
+        "version": article.version,
+        "title": article.title,
+        "abstract_text": article.abstract_text,
+        "journal": article.journal.iso_abbreviation or article.journal.title,
+        "pub_year": article.pub_date.year,
+        "pub_date": _date_or_none(article.pub_date.sort_date),
+        "pub_date_raw": article.pub_date.raw,
+        "doi": article.doi,
+        "pmc": article.pmc,
+        "publication_types": list(article.publication_type_names),
+        "mesh_terms": list(article.mesh_descriptors),
+        "languages": list(article.languages),
+        "status": article.status,
+        "date_revised": _date_or_none(article.date_revised),
+        "is_retracted": article.is_retracted,
+        "is_retraction_notice": article.is_retraction_notice,
+        "has_expression_of_concern": article.has_expression_of_concern,
+        "record": record_json(article),
+        "content_hash": content_hash(article),
+    }
+
+
+def upsert_articles(
+    con: duckdb.DuckDBPyConnection, articles: Sequence[Article], now: dt.datetime
+) -> UpsertCounts:
+    """Insert new PMIDs, replace changed ones, leave identical ones untouched (idempotent)."""
+    latest: dict[str, Article] = {}
+    for article in articles:  # the last version in input order wins, as in PubMed update files
+        latest[article.pmid] = article
+    if not latest:
+        return UpsertCounts(0, 0, 0)
+    frame = pd.DataFrame([_row(a) for a in latest.values()], columns=list(ARTICLE_COLUMNS))
+    existing = {
+        pmid: (digest, first_seen)
+        for pmid, digest, first_seen in con.execute(
+            "SELECT pmid, content_hash, first_seen_at FROM articles WHERE pmid IN (SELECT unnest(?))",
+            [list(latest)],
+        ).fetchall()
+    }
+    is_new = ~frame["pmid"].isin(list(existing))
+    stored_hash = frame["pmid"].map(lambda pmid: existing.get(pmid, (None, None))[0])
+    is_changed = ~is_new & (stored_hash != frame["content_hash"])
+    to_write = frame[is_new | is_changed].copy()
+    changed = tuple(sorted(to_write.loc[~to_write["pmid"].isin(frame.loc[is_new, "pmid"]), "pmid"]))
+    if not to_write.empty:
+        to_write["first_seen_at"] = [existing.get(p, (None, now))[1] for p in to_write["pmid"]]
+        to_write["updated_at"] = now
+        for column in DATE_COLUMNS:
+            to_write[column] = pd.to_datetime(to_write[column]).astype("datetime64[s]")
+        names = [*ARTICLE_COLUMNS, "first_seen_at", "updated_at"]
+        columns = ", ".join(names)
+        select = ", ".join(f"{c}::DATE" if c in DATE_COLUMNS else c for c in names)
+        con.register("incoming_articles", to_write)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM articles WHERE pmid IN (SELECT unnest(?))", [list(changed)])
+            con.execute(
+                f"INSERT INTO articles ({columns}) SELECT {select} FROM incoming_articles"
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("incoming_articles")
+    new = int(is_new.sum())
+    return UpsertCounts(
+        new=new, changed=len(changed), unchanged=len(latest) - new - len(changed), changed_pmids=changed
+    )
+
+
+def get_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> dict[str, Article]:
+    wanted = list(dict.fromkeys(pmids))
+    if not wanted:
+        return {}
+    rows = con.execute(
+        "SELECT pmid, record FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted]
+    ).fetchall()
+    found = {pmid: Article.from_dict(json.loads(record)) for pmid, record in rows}
+    return {p: found[p] for p in wanted if p in found}
+
+
+def get_article(con: duckdb.DuckDBPyConnection, pmid: str) -> Article | None:
+    return get_articles(con, [pmid]).get(pmid)
+
+
+def stored_pmids(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> set[str]:
+    wanted = list(dict.fromkeys(pmids))
+    if not wanted:
+        return set()
+    rows = con.execute("SELECT pmid FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted]).fetchall()
+    return {r[0] for r in rows}
+
+
+def delete_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> int:
+    wanted = list(dict.fromkeys(pmids))
+    if not wanted:
+        return 0
+    before = stored_pmids(con, wanted)
+    con.execute("DELETE FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted])
+    return len(before)
+
+
+def article_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT count(*) FROM articles").fetchone()
+    return int(row[0]) if row else 0
