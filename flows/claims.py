@@ -146,14 +146,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{error.message}; remove it or check its spelling"
     if error.validator == "pattern" and error.path and error.path[-1] == "id":
-        return f"{error.instance!r} is not a lowercase slug (a-z, 0-9 and '-', starting with a letter or digit)"
-    if error.validator in ("minLength", "pattern") and error.instance in ("", None) or (
+        return (
+            f"{error.instance!r} is not a lowercase slug "
+            "(a-z, 0-9 and '-', starting with a letter or digit)"
+        )
+    if error.validator in ("minLength", "pattern") and (
         isinstance(error.instance, str) and not error.instance.strip()
     ):
         return "must not be empty"
-    if error.validator == "required":
-        return error.message
-    return error.message
+    return str(error.message)
 
 
 def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:

@@ -1,0 +1,76 @@
+"""How a long refresh tells a person where it is: a live line on a terminal, one line per claim in a log.
+
+The flow reports events here; the CLI decides how to show them. Library users get plain logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("litgrade.refresh")
+
+
+class ProgressSink(Protocol):
+    def claim_started(self, claim_id: str, index: int, total: int) -> None: ...
+    def records_fetched(self, claim_id: str, count: int) -> None: ...
+    def claim_finished(self, claim_id: str, line: str) -> None: ...
+
+
+@dataclass
+class LogProgress:
+    """One line per claim (for logs and non-terminal output)."""
+
+    stream: object = field(default_factory=lambda: sys.stderr)
+
+    def claim_started(self, claim_id: str, index: int, total: int) -> None:
+        pass
+
+    def records_fetched(self, claim_id: str, count: int) -> None:
+        pass
+
+    def claim_finished(self, claim_id: str, line: str) -> None:
+        print(line, file=self.stream, flush=True)  # type: ignore[call-overload]
+
+
+@dataclass
+class TerminalProgress:
+    """A single live status line: claims done, records fetched, current claim."""
+
+    total: int = 0
+    done: int = 0
+    fetched: int = 0
+    current: str = ""
+
+    def _draw(self) -> None:
+        text = f"  [{self.done}/{self.total} claims] {self.fetched} records fetched · {self.current}"
+        sys.stderr.write("\r\x1b[2K" + text[:160])
+        sys.stderr.flush()
+
+    def claim_started(self, claim_id: str, index: int, total: int) -> None:
+        self.total = total
+        self.current = claim_id
+        self._draw()
+
+    def records_fetched(self, claim_id: str, count: int) -> None:
+        self.fetched += count
+        self._draw()
+
+    def claim_finished(self, claim_id: str, line: str) -> None:
+        self.done += 1
+        sys.stderr.write("\r\x1b[2K" + line + "\n")
+        self._draw()
+
+
+_sink: ProgressSink | None = None
+
+
+def set_sink(sink: ProgressSink | None) -> None:
+    global _sink
+    _sink = sink
+
+
+def sink() -> ProgressSink | None:
+    return _sink
