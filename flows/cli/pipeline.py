@@ -1,9 +1,86 @@
-"""CLI commands for this area (owned by the issue that builds it)."""
+"""`litgrade refresh`, `report` and `status`: the pipeline's everyday commands."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from flows import config
+
+ProjectArg = Annotated[
+    str, typer.Argument(help="Project name under curated/ (e.g. k2-muscle) or a path to its folder.")
+]
+
+
+def refresh(
+    project: ProjectArg = "k2-muscle",
+    claim: Annotated[str | None, typer.Option("--claim", help="Refresh only this claim id.")] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="'eutils' (NCBI or LITGRADE_EUTILS_URL) or 'mirror'.")
+    ] = "eutils",
+    run_time: Annotated[
+        str | None,
+        typer.Option("--run-time", help="Stamp search runs with this ISO time instead of now."),
+    ] = None,
+) -> None:
+    """Search PubMed for each claim and store new records.
+
+    Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle --claim k2-leg-cramps
+    """
+    from flows import progress
+    from flows.claims import load_project
+    from flows.refresh import refresh_flow
+
+    proj = load_project(project)  # validate before Prefect starts
+    progress.set_sink(progress.TerminalProgress() if sys.stderr.isatty() else progress.LogProgress())
+    try:
+        summary = refresh_flow(
+            project=str(proj.dir), claim=claim, source=source, run_time=run_time
+        )
+    finally:
+        progress.set_sink(None)
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2K")
+    fetched = sum(c.fetched for c in summary.claims)
+    new = sum(len(c.new_hits) for c in summary.claims)
+    typer.echo(
+        f"refreshed {len(summary.claims)} claim(s) of {summary.project}: {new} new hit(s), "
+        f"{fetched} record(s) fetched; store: {config.db_path()}"
+    )
+
+
+def report(project: ProjectArg = "k2-muscle") -> None:
+    """Write each claim's evidence report and the article scorecard under reports/<project>/.
+
+    Example: litgrade report k2-muscle
+    """
+    from flows.claims import load_project
+    from flows.report import write_project_reports
+
+    proj = load_project(project)
+    out_dir = config.REPO_ROOT / "reports" / proj.name
+    summary = write_project_reports(proj, config.db_path(), out_dir)
+    for line in summary.lines():
+        typer.echo(line)
+
+
+def status(project: ProjectArg = "k2-muscle") -> None:
+    """Claims, records per claim, last search run, NCBI's warnings and errors, grading progress.
+
+    Example: litgrade status k2-muscle
+    """
+    from flows.claims import load_project
+    from flows.status import project_status
+
+    proj = load_project(project)
+    for line in project_status(proj, Path(config.db_path())):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    app.command()(refresh)
+    app.command()(report)
+    app.command()(status)
