@@ -184,6 +184,11 @@ def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:
     if errors:
         first = errors[0]
         path = list(first.path)
+        if first.validator == "additionalProperties" and isinstance(first.instance, dict):
+            allowed = set(first.schema.get("properties", {}))
+            extra = sorted(k for k in first.instance if k not in allowed)
+            if extra:
+                path = [*path, extra[0]]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise InputError(
             f"{source}:{lines.line(path)}: field '{_field(path)}': {_describe(first)}{more}"

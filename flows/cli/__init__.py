@@ -33,10 +33,11 @@ def _register_all() -> None:
 _register_all()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; `argv` lets tests run the real CLI in-process."""
     quiet_prefect_environment()
     try:
-        app()
+        app(args=argv, prog_name="litgrade")
     except LitgradeError as exc:
         typer.echo(f"litgrade: {exc}", err=True)
         sys.exit(exc.exit_code)
