@@ -1,9 +1,96 @@
-"""CLI commands for this area (owned by the issue that builds it)."""
+"""`litgrade serve` (the curator web app) and `litgrade curator passwd` (its sign-in passwords)."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import typer
+
+curator_app = typer.Typer(help="Curator accounts for the web app.", no_args_is_help=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    project: str = typer.Argument(..., help="Project name (curated/<name>) or folder."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback is exposed."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Run the curator web app for PROJECT.
+
+    Example: litgrade serve k2-muscle --port 8000, then open http://127.0.0.1:8000/
+    """
+    import uvicorn
+
+    from flows.claims import load_project
+    from flows.config import data_dir, db_path
+    from flows.web.app import create_app
+    from flows.web.data import WebConfig
+
+    loaded = load_project(project)
+    if not is_loopback(host):
+        typer.echo(
+            f"litgrade: WARNING: binding to {host}, not loopback: anyone who can reach this address "
+            "can try to sign in; the app has no TLS. Prefer 127.0.0.1 and an SSH tunnel.",
+            err=True,
+        )
+    app = create_app(WebConfig(project=loaded, db_path=db_path(), data_dir=data_dir()))
+    typer.echo(f"litgrade: serving {loaded.name} on http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@curator_app.command("passwd")
+def passwd(
+    name: str = typer.Argument(..., help="Curator id from curators.yaml."),
+    project: str | None = typer.Option(
+        None, "--project", "-p", help="Project name or folder (default: the only project under curated/)."
+    ),
+    password: str = typer.Option(
+        ...,
+        prompt="New password",
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Asked for interactively unless given (avoid: it lands in your shell history).",
+    ),
+) -> None:
+    """Set a curator's web sign-in password (argon2 hash in the data folder, never in git).
+
+    Example: litgrade curator passwd alice --project k2-muscle
+    """
+    from flows.claims import CURATED_DIR, load_project
+    from flows.config import data_dir
+    from flows.curators import load_curators
+    from flows.errors import InputError
+    from flows.web.auth import PasswordStore
+
+    if project is None:
+        found = sorted(p.parent.name for p in CURATED_DIR.glob("*/claims.yaml"))
+        if len(found) != 1:
+            raise InputError(
+                f"say which project with --project (found {len(found)} under {CURATED_DIR}: "
+                f"{', '.join(found) or 'none'})"
+            )
+        project = found[0]
+    loaded = load_project(project)
+    curators = load_curators(loaded.dir)
+    if name not in curators:
+        raise InputError(
+            f"{loaded.dir / 'curators.yaml'}: no curator '{name}' (declared: {', '.join(sorted(curators))}); "
+            "add them there first"
+        )
+    store = PasswordStore(data_dir(), loaded.name)
+    store.set_password(name, password)
+    typer.echo(f"litgrade: password set for {name} in project {loaded.name} ({store.path})")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.command("serve")(serve)
+    app.add_typer(curator_app, name="curator")

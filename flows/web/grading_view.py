@@ -1,0 +1,259 @@
+"""Screening, dashboard and conflict data, composed from flows.grading's rules (never re-implemented).
+
+The form parsing here only checks what the browser sent against the ladder so a curator sees a clear
+message; flows.grades_file validates every event again before it is appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flows import grading
+from flows.claims import Claim
+from flows.grade_model import GradeEvent
+from flows.ladder import load_ladder
+from flows.web import data, views
+
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class GradeForm:
+    relevance: str | None = None
+    level: str | None = None
+    direction: str | None = None
+    exclude_reason: str | None = None
+    risk_of_bias: str | None = None
+    population: int | None = None
+    quote: str | None = None
+    note: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def parse(cls, form: Mapping[str, str]) -> GradeForm:
+        ladder = load_ladder()
+
+        def field(name: str) -> str | None:
+            value = (form.get(name) or "").strip()
+            return value or None
+
+        relevance = field("relevance")
+        level, direction, reason = field("level"), field("direction"), field("exclude_reason")
+        rob, note, quote = field("risk_of_bias"), field("note"), field("quote")
+        problems: list[str] = []
+        if relevance not in ("include", "exclude"):
+            problems.append("choose include (a level and a direction) or exclude (x and a reason)")
+        if relevance == "include":
+            if level not in ladder.level_ids:
+                problems.append("pick a level (keys 1–9)")
+            if direction not in {c.id for c in ladder.directions}:
+                problems.append("pick a direction (s, c, n, m, u)")
+            reason = None
+        if relevance == "exclude":
+            if reason not in {c.id for c in ladder.exclude_reasons}:
+                problems.append("pick an exclusion reason")
+            level = direction = None
+        if rob is not None and rob not in {c.id for c in ladder.risk_of_bias}:
+            problems.append(f"unknown risk of bias {rob!r}")
+        population: int | None = None
+        raw_population = field("population")
+        if raw_population is not None:
+            if not raw_population.isdigit() or int(raw_population) <= 0:
+                problems.append("population must be a whole number above 0")
+            else:
+                population = int(raw_population)
+        for name, value in (("note", note), ("quote", quote)):
+            if value is not None and len(value) > MAX_TEXT:
+                problems.append(f"{name} is longer than {MAX_TEXT} characters")
+        if problems:
+            return cls(error="Not saved: " + "; ".join(problems) + ".")
+        return cls(relevance, level, direction, reason, rob, population, quote, note)
+
+    def event(self, claim: str, pmid: str, curator: str, timestamp: str) -> GradeEvent:
+        return GradeEvent(
+            claim=claim,
+            pmid=pmid,
+            curator=curator,
+            timestamp=timestamp,
+            relevance=self.relevance,  # type: ignore[arg-type]
+            exclude_reason=self.exclude_reason,
+            level=self.level,
+            direction=self.direction,
+            population=self.population,
+            risk_of_bias=self.risk_of_bias,
+            quote=self.quote,
+            note=self.note,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenState:
+    study: views.StudyView | None
+    remaining: int  # studies this curator still has to grade
+    total: int  # studies the claim's searches found
+    mine_done: int
+    counts: Any  # flows.grading Counts for the claim (graded / ungraded / conflict / final)
+    history: tuple[views.GradeView, ...]
+    history_hidden: int
+    reviewers: int
+    can_undo: bool
+
+
+def _names(config: data.WebConfig) -> dict[str, str]:
+    return {c: str(getattr(v, "name", c)) for c, v in data.curators(config).items()}
+
+
+def _roles(config: data.WebConfig) -> dict[str, str]:
+    return {c: str(getattr(v, "role", "curator")) for c, v in data.curators(config).items()}
+
+
+def _current(events: Sequence[GradeEvent], claim: str, pmid: str) -> dict[str, GradeEvent]:
+    """Each curator's standing grade on one study (a retract clears it)."""
+    latest: dict[str, GradeEvent] = {}
+    for event in events:
+        if event.claim == claim and event.pmid == pmid and event.kind == "grade":
+            latest[event.curator] = event
+        elif event.claim == claim and event.pmid == pmid and event.kind == "retract":
+            latest.pop(event.curator, None)
+    return latest
+
+
+def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str | None) -> ScreenState:
+    project = config.project
+    events = data.events(config)
+    pmids = data.claim_pmids(config, claim.id)
+    todo = list(grading.queue(project, events, claim.id, curator, pmids))
+    target = pmid or (todo[0] if todo else None)
+    counts = grading.grading_status(project, events, {claim.id: pmids}).get(claim.id)
+    reviewers = project.reviewers_for(claim.id)
+    names = _names(config)
+    study = None
+    history: tuple[views.GradeView, ...] = ()
+    hidden = 0
+    if target is not None:
+        found = data.articles(config, [target]).get(target)
+        standing = _current(events, claim.id, target)
+        visible = [
+            e for e in grading.visible_grades(events, curator, claim.id, target) if e.curator != curator
+        ]
+        others_standing = [e for c, e in standing.items() if c != curator]
+        hidden = max(0, len(others_standing) - len(visible))
+        can_see_others = hidden == 0
+        history = tuple(
+            views.grade_view(e, names)
+            for e in events
+            if e.claim == claim.id and e.pmid == target and (e.curator == curator or can_see_others)
+        )
+        if hidden:
+            history_hidden = sum(
+                1 for e in events if e.claim == claim.id and e.pmid == target and e.curator != curator
+            )
+        else:
+            history_hidden = 0
+        if found is not None:
+            suggestion = data.suggestions(config, [target]).get(target)
+            mine = standing.get(curator)
+            study = views.study_view(
+                found,
+                claim.query,
+                suggestion,
+                mine=views.grade_view(mine, names) if mine else None,
+                others=[views.grade_view(e, names) for e in visible],
+                hidden_others=hidden,
+                blind=reviewers > 1,
+            )
+        hidden = history_hidden
+    mine_latest = views.latest_by_pmid(events, claim.id, curator)
+    return ScreenState(
+        study=study,
+        remaining=len(todo),
+        total=len(pmids),
+        mine_done=sum(1 for e in mine_latest.values() if e.kind == "grade" and e.pmid in set(pmids)),
+        counts=counts,
+        history=history,
+        history_hidden=hidden,
+        reviewers=reviewers,
+        can_undo=views.undo_target(events, claim.id, curator) is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    claim: Claim
+    total: int
+    counts: Any
+    my_remaining: int
+    rating: Any
+    run: Any
+
+
+def _rating(final: Sequence[Any], config: data.WebConfig, claim_id: str) -> Any:
+    """The claim's rating so far, when the evidence rules are available (they are optional here)."""
+    try:
+        from flows.evidence import rate_claim
+    except ImportError:
+        return None
+    mine = [f for f in final if f.claim == claim_id]
+    try:
+        return rate_claim(mine, data.articles(config, [f.pmid for f in mine]))
+    except Exception:  # a rating bug must not take the dashboard down; the report will show it
+        return None
+
+
+def claim_summaries(config: data.WebConfig, curator: str) -> list[ClaimRow]:
+    project = config.project
+    events = data.events(config)
+    ids = [c.id for c in project.claims]
+    hits = data.all_claim_pmids(config, ids)
+    status = grading.grading_status(project, events, hits)
+    final = list(grading.final_grades(project, events))
+    runs = data.newest_runs(config, ids)
+    rows = []
+    for claim in project.claims:
+        pmids = hits.get(claim.id, [])
+        rows.append(
+            ClaimRow(
+                claim=claim,
+                total=len(pmids),
+                counts=status.get(claim.id),
+                my_remaining=len(grading.queue(project, events, claim.id, curator, pmids)),
+                rating=_rating(final, config, claim.id),
+                run=runs.get(claim.id),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRow:
+    pmid: str
+    title: Any
+    grades: tuple[tuple[views.GradeView, GradeEvent], ...]
+
+
+def conflict_rows(config: data.WebConfig, claim: Claim) -> list[ConflictRow]:
+    project = config.project
+    events = data.events(config)
+    pmids = data.claim_pmids(config, claim.id)
+    open_pmids = [c for c in grading.conflicts(project, events, claim.id, pmids)]
+    found = data.articles(config, open_pmids)
+    names = _names(config)
+    rows = []
+    for pmid in open_pmids:
+        standing = _current(events, claim.id, pmid)
+        article = found.get(pmid)
+        title = views.study_view(article, claim.query).title if article else pmid
+        rows.append(
+            ConflictRow(
+                pmid=pmid,
+                title=title,
+                grades=tuple((views.grade_view(e, names), e) for e in standing.values()),
+            )
+        )
+    return rows
+
+
+def roles(config: data.WebConfig) -> dict[str, str]:
+    return _roles(config)

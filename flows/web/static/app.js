@@ -1,0 +1,92 @@
+// Keyboard grading for the screening page. Served from /static (no inline script: the CSP forbids it).
+// Keys come from the ladder buttons' data-key attributes, so schemas/evidence_ladder.yaml stays the
+// one place they are defined.
+(function () {
+  "use strict";
+  let excludeMode = false;
+
+  function form() { return document.getElementById("grade-form"); }
+
+  function select(field, value) {
+    const f = form();
+    if (!f) return;
+    f.querySelectorAll('button.choice[data-field="' + field + '"]').forEach(function (b) {
+      b.classList.toggle("selected", b.dataset.value === value);
+    });
+    f.elements[field].value = value;
+  }
+
+  function setExclude(on) {
+    const f = form();
+    if (!f) return;
+    excludeMode = on;
+    document.getElementById("reasons").hidden = !on;
+    document.getElementById("exclude-button").classList.toggle("selected", on);
+    f.elements.relevance.value = on ? "exclude" : (f.elements.level.value ? "include" : "");
+    if (!on) select("exclude_reason", "");
+  }
+
+  function submit() {
+    const f = form();
+    if (f) f.requestSubmit();
+  }
+
+  function maybeSubmit() {
+    const f = form();
+    if (!f) return;
+    if (f.elements.relevance.value === "include" && f.elements.level.value && f.elements.direction.value) submit();
+  }
+
+  function chooseLevel(value) {
+    setExclude(false);
+    select("level", value);
+    form().elements.relevance.value = "include";
+    maybeSubmit();
+  }
+
+  function clickChoice(button) {
+    const field = button.dataset.field;
+    if (field === "level") return chooseLevel(button.dataset.value);
+    if (field === "direction") { select("direction", button.dataset.value); return maybeSubmit(); }
+    if (field === "exclude_reason") { select("exclude_reason", button.dataset.value); return submit(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("button.choice");
+    if (button) { event.preventDefault(); clickChoice(button); return; }
+    if (event.target.closest("#exclude-button")) { event.preventDefault(); setExclude(!excludeMode); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    const typing = target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" || target.tagName === "SELECT");
+    if (typing) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    const f = form();
+    const key = event.key;
+    if (key === "z") {
+      const undo = document.getElementById("undo-form");
+      if (undo) { event.preventDefault(); undo.requestSubmit(); }
+      return;
+    }
+    if (!f) return;
+    if (key === "Escape") { setExclude(false); select("level", ""); select("direction", ""); f.elements.relevance.value = ""; return; }
+    if (key === "Enter") { event.preventDefault(); submit(); return; }
+    if (key === "t") { event.preventDefault(); document.getElementById("note").focus(); return; }
+    if (key === "x") { event.preventDefault(); setExclude(!excludeMode); return; }
+    if (key === "a") {
+      const s = document.getElementById("suggestion");
+      if (s && s.dataset.level) { event.preventDefault(); chooseLevel(s.dataset.level); }
+      return;
+    }
+    const scope = excludeMode ? "#reasons" : "fieldset.levels, fieldset.directions";
+    const button = Array.from(f.querySelectorAll(scope + " button.choice")).find(function (b) { return b.dataset.key === key; });
+    if (button) { event.preventDefault(); clickChoice(button); }
+  });
+
+  // A swapped-in study starts with a clean form.
+  document.addEventListener("htmx:afterSwap", function () { excludeMode = false; });
+})();
