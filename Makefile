@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 .PHONY: setup demo test lint bench clean
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock scripts/setup-system.sh
-	bash scripts/setup-system.sh
+$(STAMP): pyproject.toml requirements.lock .ci/setup-system.sh
+	bash .ci/setup-system.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
