@@ -9,6 +9,7 @@ Records are stored batch by batch, so a run that dies keeps what it fetched and 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,27 @@ class RefreshSummary:
         )
 
 
+_sources: dict[str, SearchSource] = {}
+_sources_lock = threading.Lock()
+
+
+def source_for(kind: str) -> SearchSource:
+    """One source per kind per process: every task shares its rate limiter and connection pool.
+
+    Tasks receive the kind, not the object, so they can run in other processes (Dask workers).
+    """
+    with _sources_lock:
+        if kind not in _sources:
+            _sources[kind] = make_source(kind)
+        return _sources[kind]
+
+
+def reset_sources() -> None:
+    """Forget cached sources (configuration changed, e.g. between tests)."""
+    with _sources_lock:
+        _sources.clear()
+
+
 def make_source(kind: str) -> SearchSource:
     if kind == "eutils":
         from flows.eutils import EutilsClient
@@ -183,8 +205,9 @@ def fetch_and_store_records(
 
 @task(name="refresh-claim", task_run_name="refresh-claim {claim.id}", cache_policy=NONE)
 def refresh_claim(
-    project: str, claim: Claim, source: SearchSource, db_path: Path, run_time: dt.datetime
+    project: str, claim: Claim, source_kind: str, db_path: Path, run_time: dt.datetime
 ) -> ClaimOutcome:
+    source = source_for(source_kind)
     with connect(db_path) as con:
         last = searches.last_completed_run(con, project, claim.id)
         window = plan_window(
@@ -277,13 +300,14 @@ def refresh_flow(
     claims = [proj.claim(claim)] if claim else list(proj.claims)
     store_path = Path(db_path) if db_path else config.db_path()
     when = _parse_run_time(run_time)
-    search_source = make_source(source)
+    reset_sources()  # pick up the current environment (URL, key, mirror path)
+    search_source = source_for(source)  # fail fast on configuration before any task runs
     sink = progress.sink()
     futures = []
     for index, item in enumerate(claims):
         if sink:
             sink.claim_started(item.id, index, len(claims))
-        futures.append(refresh_claim.submit(proj.name, item, search_source, store_path, when))
+        futures.append(refresh_claim.submit(proj.name, item, source, store_path, when))
     outcomes = [f.result() for f in futures]
     stats = getattr(search_source, "stats", None)
     summary = RefreshSummary(
