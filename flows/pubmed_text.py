@@ -1,0 +1,97 @@
+"""PubMed inline markup → clean text and a safe HTML subset.
+
+PubMed titles and abstracts carry inline tags (``<i> <b> <u> <sup> <sub>``) and MathML. Two renderings
+come out of one walk over the element:
+
+* **text** — markup dropped, whitespace collapsed. Tag boundaries never add spaces by themselves, so
+  ``SnO<sub>2</sub>`` stays ``SnO2`` and ``H<sub>2</sub>O`` stays ``H2O``. One exception keeps words
+  apart where NLM's XML lost the space: after a ``sub``/``sup`` that ends in a digit, sign or letter,
+  a following lowercase word of two or more letters starts a new word (``SnO<sub>2</sub>thin`` →
+  ``SnO2 thin``). Chemical formulas continue with an uppercase element symbol or punctuation, so they
+  are left alone.
+* **html** — only ``i b u sup sub`` survive as tags (never with attributes); every text character is
+  escaped; MathML and unknown elements are flattened to their escaped text. Tags are always emitted
+  balanced because they come from the element tree, so odd nesting in the source loses no text.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from lxml import etree
+
+SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
+_SCRIPT_TAGS = frozenset({"sup", "sub"})
+# A lowercase word right after a sub/superscript is a new word, not part of a formula.
+_WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
+_WS = re.compile(r"\s+")
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""  # comments, processing instructions, unresolved entities
+    return tag.rpartition("}")[2]
+
+
+def _ends_script(value: str) -> bool:
+    last = value[-1:]
+    return last.isalnum() or last in "+-−"
+
+
+def clean(value: str | None) -> str:
+    """Whitespace collapsed to single spaces, edges stripped."""
+    return _WS.sub(" ", value).strip() if value else ""
+
+
+def _walk(el: etree._Element, text: list[str], html: list[str], keep_tags: bool) -> None:
+    if el.text:
+        text.append(el.text)
+        html.append(escape(el.text))
+    for child in el:
+        name = _local(child.tag)
+        if name:
+            safe = keep_tags and name in SAFE_TAGS
+            if safe:
+                html.append(f"<{name}>")
+            start = len(text)
+            # MathML is flattened: nothing below <math> keeps its tags.
+            _walk(child, text, html, keep_tags and name != "math")
+            if safe:
+                html.append(f"</{name}>")
+            tail = child.tail
+            if (
+                name in _SCRIPT_TAGS
+                and tail
+                and len(text) > start
+                and _ends_script(text[-1])
+                and _WORD_AFTER_SCRIPT.match(tail)
+            ):
+                text.append(" ")
+                html.append(" ")
+        tail = child.tail
+        if tail:
+            text.append(tail)
+            html.append(escape(tail))
+
+
+def render(el: etree._Element | None) -> tuple[str, str]:
+    """(clean text, safe html) of an element with inline markup; ("", "") for None."""
+    if el is None:
+        return "", ""
+    if len(el) == 0:
+        value = clean(el.text)
+        return value, escape(value)
+    text: list[str] = []
+    html: list[str] = []
+    _walk(el, text, html, True)
+    return clean("".join(text)), clean("".join(html))
+
+
+def plain(el: etree._Element | None) -> str:
+    """Clean text only (for names, keywords and other short fields)."""
+    if el is None:
+        return ""
+    if len(el) == 0:
+        return clean(el.text)
+    return render(el)[0]
