@@ -53,8 +53,14 @@ class QuerySyntaxError(LitgradeError):
         self.query = query
         self.position = position
         self.reason = message
-        pointer = " " * position + "^"
-        super().__init__(f"query column {position + 1}: {message}\n  {query}\n  {pointer}")
+        near = query[position : position + 40].strip()
+        where = f' (at "{near}")' if near else ""
+        # One line: it lands in CLI errors and in refresh summaries' table cells.
+        super().__init__(f"query column {position + 1}: {message}{where}")
+
+    def caret(self) -> str:
+        """The query with a caret under the offending column, for terminals."""
+        return f"  {self.query}\n  {' ' * self.position}^"
 
 
 class Field(Enum):
@@ -93,10 +99,10 @@ for _names, _field in (
 
 _REFUSED_TAGS: dict[str, str] = {
     "all": "[All Fields] relies on PubMed's automatic term mapping and fields the mirror does not "
-    "index; tag the term instead, e.g. term[tiab] OR \"Heading\"[mh]",
+    'index; tag the term instead, e.g. term[tiab] OR "Heading"[mh]',
     "tw": "[Text Word] covers fields the mirror does not index (other terms, substance names, "
-    "subheadings); use [tiab], optionally OR \"Heading\"[mh]",
-    "sh": "subheading searches are written as \"Descriptor/Subheading\"[mh] in the mirror",
+    'subheadings); use [tiab], optionally OR "Heading"[mh]',
+    "sh": 'subheading searches are written as "Descriptor/Subheading"[mh] in the mirror',
     "sb": "subsets/filters ([sb]) are not held by the mirror; use [pt] or [la] instead",
     "filter": "subsets/filters are not held by the mirror; use [pt] or [la] instead",
 }
@@ -209,7 +215,7 @@ def _tokenize(query: str) -> list[_Token]:
         elif c == ")":
             tokens.append(_Token("RPAREN", c, i))
             i += 1
-        elif c in "\"[":
+        elif c in '"[':
             close = '"' if c == '"' else "]"
             end = query.find(close, i + 1)
             if end < 0:

@@ -134,11 +134,14 @@ def test_render_is_what_the_mirror_evaluates() -> None:
         '(menaquinone*[tiab] OR "vitamin k 2"[mh] OR MK-7[tiab]) AND cramp*[ti] NOT review[pt] '
         "AND 2015:2020[dp]"
     )
-    assert render_query(node) == (
-        '((((("menaquinone*"[Title/Abstract] OR "vitamin k 2"[MeSH Terms:noexp]) OR '
-        '"mk 7"[Title/Abstract]) AND "cramp*"[Title]) NOT "review"[Publication Type]) AND '
-        "2015/01/01:2020/12/31[Date - Publication])"
-    )[1:-1]
+    assert (
+        render_query(node)
+        == (
+            '((((("menaquinone*"[Title/Abstract] OR "vitamin k 2"[MeSH Terms:noexp]) OR '
+            '"mk 7"[Title/Abstract]) AND "cramp*"[Title]) NOT "review"[Publication Type]) AND '
+            "2015/01/01:2020/12/31[Date - Publication])"
+        )[1:-1]
+    )
 
 
 # -- approximations ------------------------------------------------------------------------------
@@ -152,7 +155,7 @@ def test_exact_queries_have_no_approximation() -> None:
 def test_untagged_terms_are_approximated_and_described() -> None:
     node = parse_query("vitamin k2 muscle")
     assert render_query(node) == (
-        '((vitamin[Title/Abstract] AND k2[Title/Abstract] AND muscle[Title/Abstract]) OR '
+        "((vitamin[Title/Abstract] AND k2[Title/Abstract] AND muscle[Title/Abstract]) OR "
         '"vitamin k2 muscle"[MeSH Terms:noexp])'
     )
     text = describe_approximations(node)
@@ -216,6 +219,7 @@ def test_refusals_name_the_column_and_the_problem(query: str, column: int, messa
     text = str(info.value)
     assert text.startswith(f"query column {column}: ")
     assert message in text
-    # The query and a caret under the offending column follow the message.
-    lines = text.split("\n")
-    assert lines[1] == f"  {query}" and lines[2] == "  " + " " * (column - 1) + "^"
+    assert "\n" not in text
+    near = query[column - 1 : column + 39].strip()
+    assert text.endswith(f'(at "{near}")' if near else message)
+    assert info.value.caret() == f"  {query}\n  " + " " * (column - 1) + "^"

@@ -1,0 +1,287 @@
+"""A local PubMed mirror: ingest PubMed XML files into a DuckDB file, answer queries from it.
+
+`ingest_files` loads baseline/update files or saved EFetch output (plain or gzip) in the order given:
+records are upserted (a later file's copy replaces an earlier one unless its version is lower),
+DeleteCitation blocks remove PMIDs at the point they occur, and each file is one transaction, so a
+file that fails to parse leaves the mirror as it was before that file. A file whose checksum was
+already ingested is skipped (re-running an ingest is a no-op; replaying an old file after newer ones
+would otherwise resurrect stale records).
+
+`MirrorSource` is the `SearchSource` a refresh uses with `--source mirror`. Query syntax and its
+honest approximations are in `flows.pubmed_query`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.errors import InputError, LitgradeError
+from flows.pubmed_query import (
+    ENTRY_DATE_NOTE,
+    describe_approximations,
+    parse_entrez_date,
+    parse_query,
+    render_query,
+)
+from flows.records import Article, DeletedCitations, ParseProblem
+from flows.sources import FetchBatch, SearchResult
+from flows.store import mirror_db
+
+CHUNK_RECORDS = 5000
+FETCH_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FileIngest:
+    path: str
+    sha256: str
+    records: int = 0  # records read from the file
+    new: int = 0
+    replaced: int = 0
+    older_ignored: int = 0
+    deletions_requested: int = 0
+    deletions_applied: int = 0  # PMIDs that were present and are now gone
+    problems: tuple[ParseProblem, ...] = ()
+    skipped: bool = False  # already ingested (same checksum)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    files: tuple[FileIngest, ...]
+    seconds: float
+    mirror_records: int  # records in the mirror afterwards
+    snapshot_date: dt.date | None
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+    @property
+    def deletions_applied(self) -> int:
+        return sum(f.deletions_applied for f in self.files)
+
+    @property
+    def problems(self) -> tuple[ParseProblem, ...]:
+        return tuple(p for f in self.files for p in f.problems)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    path: str
+    records: int  # read so far from this file
+    seconds: float  # since this file started
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_paths(paths: Sequence[Path]) -> list[Path]:
+    if not paths:
+        raise InputError("no files to ingest: give one or more PubMed XML files (.xml or .xml.gz)")
+    checked = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file; nothing was ingested")
+        checked.append(path)
+    return checked
+
+
+@dataclass
+class _FileState:
+    path: Path
+    sha256: str
+    started: float
+    records: int = 0
+    new: int = 0
+    replaced: int = 0
+    older_ignored: int = 0
+    deletions_requested: int = 0
+    deletions_applied: int = 0
+    problems: list[ParseProblem] = field(default_factory=list)
+    newest: dt.date | None = None
+
+    def result(self) -> FileIngest:
+        return FileIngest(
+            path=str(self.path),
+            sha256=self.sha256,
+            records=self.records,
+            new=self.new,
+            replaced=self.replaced,
+            older_ignored=self.older_ignored,
+            deletions_requested=self.deletions_requested,
+            deletions_applied=self.deletions_applied,
+            problems=tuple(self.problems),
+            seconds=time.monotonic() - self.started,
+        )
+
+
+def _newest(current: dt.date | None, article: Article) -> dt.date | None:
+    for value in (article.date_revised, article.article_date):
+        if value:
+            try:
+                day = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+            if current is None or day > current:
+                current = day
+    return current
+
+
+def _ingest_one(con: mirror_db.Connection, state: _FileState, progress: ProgressCallback | None) -> None:
+    from flows.pubmed import parse
+
+    pending: list[dict[str, object]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        counts = mirror_db.upsert_rows(con, pending)
+        state.new += counts.new
+        state.replaced += counts.replaced
+        state.older_ignored += counts.older_ignored
+        pending.clear()
+        if progress:
+            progress(IngestProgress(str(state.path), state.records, time.monotonic() - state.started))
+
+    for event in parse(state.path):  # plain or gzip: the parser sniffs the magic bytes
+        if isinstance(event, Article):
+            pending.append(mirror_db.article_row(event))
+            state.records += 1
+            state.newest = _newest(state.newest, event)
+            if len(pending) >= CHUNK_RECORDS:
+                flush()
+        elif isinstance(event, DeletedCitations):
+            flush()  # deletions apply after everything earlier in the file, before anything later
+            state.deletions_requested += len(event.pmids)
+            state.deletions_applied += mirror_db.delete_pmids(con, event.pmids)
+        else:
+            state.problems.append(event)
+    flush()
+
+
+def ingest_files(
+    paths: Sequence[Path | str],
+    mirror_path: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    force: bool = False,
+) -> IngestSummary:
+    """Load PubMed XML files into the mirror in the given order (see module docs).
+
+    `force` re-applies files whose checksum was already ingested.
+    """
+    files = _check_paths([Path(p) for p in paths])
+    started = time.monotonic()
+    done: list[FileIngest] = []
+    with mirror_db.open_mirror(Path(mirror_path)) as con:
+        for path in files:
+            sha = _sha256(path)
+            if not force and mirror_db.file_ingested(con, sha):
+                done.append(FileIngest(path=str(path), sha256=sha, skipped=True))
+                continue
+            state = _FileState(path=path, sha256=sha, started=time.monotonic())
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _ingest_one(con, state, progress)
+                mirror_db.record_file(
+                    con,
+                    sha256=sha,
+                    name=path.name,
+                    size_bytes=path.stat().st_size,
+                    records=state.records,
+                    deletions=state.deletions_applied,
+                    problems=len(state.problems),
+                )
+                mirror_db.raise_snapshot_date(con, state.newest)
+                con.execute("COMMIT")
+            except BaseException as exc:
+                con.execute("ROLLBACK")
+                loaded = f"; the {len(done)} file(s) before it were kept" if done else ""
+                if isinstance(exc, LitgradeError):
+                    where = "" if str(path) in str(exc) else f"{path}: "
+                    raise type(exc)(f"{where}{exc} (nothing from this file was loaded{loaded})") from exc
+                if isinstance(exc, (OSError, EOFError, ValueError)) or type(exc).__name__.endswith(
+                    "SyntaxError"
+                ):
+                    raise InputError(
+                        f"{path}: cannot read as PubMed XML: {exc} (nothing from this file was "
+                        f"loaded{loaded})"
+                    ) from exc
+                raise
+            done.append(state.result())
+        info = mirror_db.mirror_info(con, Path(mirror_path))
+    return IngestSummary(
+        files=tuple(done),
+        seconds=time.monotonic() - started,
+        mirror_records=info.records,
+        snapshot_date=info.snapshot_date,
+    )
+
+
+def mirror_status(mirror_path: Path) -> mirror_db.MirrorInfo:
+    """The mirror's record count, snapshot date and ingested files."""
+    with mirror_db.open_mirror(Path(mirror_path), read_only=True) as con:
+        return mirror_db.mirror_info(con, Path(mirror_path))
+
+
+class MirrorSource:
+    """`flows.sources.SearchSource` answered from a mirror file."""
+
+    name = "mirror"
+
+    def __init__(self, mirror_path: Path, *, fetch_batch: int = FETCH_BATCH) -> None:
+        self.mirror_path = Path(mirror_path)
+        self.fetch_batch = fetch_batch
+
+    def search(self, query: str, *, mindate: str | None = None, maxdate: str | None = None) -> SearchResult:
+        ast = parse_query(query)
+        entry_from = parse_entrez_date(mindate, end=False) if mindate else None
+        entry_to = parse_entrez_date(maxdate, end=True) if maxdate else None
+        with mirror_db.open_mirror(self.mirror_path, read_only=True) as con:
+            pmids = mirror_db.search_pmids(con, ast, entry_from=entry_from, entry_to=entry_to)
+            info = mirror_db.mirror_info(con, self.mirror_path)
+        approximation = describe_approximations(ast)
+        if (mindate or maxdate) and ENTRY_DATE_NOTE not in (approximation or ""):
+            window = f"the search window was applied to {ENTRY_DATE_NOTE}"
+            approximation = (
+                f"{approximation[:-1]}; {window}." if approximation else f"Mirror approximation: {window}."
+            )
+        snapshot = info.snapshot_date.isoformat() if info.snapshot_date else "unknown date"
+        return SearchResult(
+            count=len(pmids),
+            pmids=tuple(pmids),
+            query_translation=render_query(ast),
+            approximation=approximation,
+            source_detail=f"mirror snapshot {snapshot}, {info.records} records",
+        )
+
+    def fetch(self, pmids: Sequence[str]) -> Iterator[FetchBatch]:
+        wanted = list(dict.fromkeys(str(p) for p in pmids))
+        for start in range(0, len(wanted), self.fetch_batch):
+            batch = wanted[start : start + self.fetch_batch]
+            with mirror_db.open_mirror(self.mirror_path, read_only=True) as con:
+                found = mirror_db.fetch_records(con, batch)
+            yield FetchBatch(
+                requested=tuple(batch),
+                articles=tuple(found[p] for p in batch if p in found),
+                missing=tuple(p for p in batch if p not in found),
+            )
