@@ -83,7 +83,7 @@ def synthetic_articles() -> list[Article]:
         'Menaquinone and cramps <script>window.__litgrade_xss=1</script> <img src=x onerror="window.__litgrade_xss=2">',
         [("BACKGROUND", "Text with <script>window.__litgrade_xss=3</script> in it.")],
         title_html=(
-            'Menaquinone<sup>7</sup> and cramps <script>window.__litgrade_xss=1</script> '
+            "Menaquinone<sup>7</sup> and cramps <script>window.__litgrade_xss=1</script> "
             '<img src=x onerror="window.__litgrade_xss=2"> <i onclick="window.__litgrade_xss=4">x</i>'
         ),
         html0='Text with <b>bold</b> <script>window.__litgrade_xss=3</script> <svg onload="window.__litgrade_xss=5">',
@@ -111,7 +111,11 @@ def sample_articles(samples_dir: Path, limit: int = 4) -> list[Article]:
     except ImportError:
         return []
     found: list[Article] = []
-    for name in ("biopython_efetch_pubmed1.xml", "metapub_efetch_25364329.xml", "metapub_efetch_34529508.xml"):
+    for name in (
+        "biopython_efetch_pubmed1.xml",
+        "metapub_efetch_25364329.xml",
+        "metapub_efetch_34529508.xml",
+    ):
         path = samples_dir / name
         if path.exists():
             found.extend(a for a in parse_articles(path) if a.abstract)
@@ -190,4 +194,10 @@ def serve(config: WebConfig) -> Iterator[str]:
         sock.close()
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]

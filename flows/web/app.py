@@ -33,7 +33,14 @@ from flows.web.auth import (
     csrf_ok,
     secret_key,
 )
-from flows.web.grading_view import GradeForm, ScreenState, claim_summaries, conflict_rows, screen_state
+from flows.web.grading_view import (
+    GradeForm,
+    ScreenState,
+    claim_summaries,
+    conflict_rows,
+    screen_state,
+    undo_target,
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 CSP = (
@@ -226,7 +233,7 @@ def create_app(config: data.WebConfig) -> FastAPI:
     async def undo(request: Request, claim_id: str) -> Response:
         session, _ = await checked(request)
         claim = claim_of(claim_id)
-        target = views.undo_target(data.events(config), claim.id, session.curator)
+        target = undo_target(data.events(config), claim.id, session.curator)
         if target is None:
             state = screen_state(config, claim, session.curator, None)
             return render(request, "_study.html", claim=claim, state=state, message="Nothing to undo.")

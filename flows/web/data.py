@@ -7,7 +7,6 @@ requests (flows.store.db.connect waits out its lock).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,9 @@ class WebConfig:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    from flows.grades_file import now_timestamp
+
+    return now_timestamp()
 
 
 def reload_project(config: WebConfig) -> Project:

@@ -109,17 +109,6 @@ def _roles(config: data.WebConfig) -> dict[str, str]:
     return {c: str(getattr(v, "role", "curator")) for c, v in data.curators(config).items()}
 
 
-def _current(events: Sequence[GradeEvent], claim: str, pmid: str) -> dict[str, GradeEvent]:
-    """Each curator's standing grade on one study (a retract clears it)."""
-    latest: dict[str, GradeEvent] = {}
-    for event in events:
-        if event.claim == claim and event.pmid == pmid and event.kind == "grade":
-            latest[event.curator] = event
-        elif event.claim == claim and event.pmid == pmid and event.kind == "retract":
-            latest.pop(event.curator, None)
-    return latest
-
-
 def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str | None) -> ScreenState:
     project = config.project
     events = data.events(config)
@@ -131,27 +120,27 @@ def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str |
     names = _names(config)
     study = None
     history: tuple[views.GradeView, ...] = ()
-    hidden = 0
+    history_hidden = 0
     if target is not None:
         found = data.articles(config, [target]).get(target)
-        standing = _current(events, claim.id, target)
-        visible = [
-            e for e in grading.visible_grades(events, curator, claim.id, target) if e.curator != curator
-        ]
-        others_standing = [e for c, e in standing.items() if c != curator]
-        hidden = max(0, len(others_standing) - len(visible))
-        can_see_others = hidden == 0
+        standing = grading.standing_grades(events, claim.id, target)
+        visible = grading.visible_grades(
+            events, curator, claim.id, target,
+            adjudicator=_roles(config).get(curator) == "adjudicator", reviewers=reviewers,
+        )  # fmt: skip
+        others = [e for e in visible if e.curator != curator]
+        hidden = sum(1 for c in standing if c != curator) - len(others)
+        # The history obeys the same blind rule as the grades: others' events only once visible.
         history = tuple(
             views.grade_view(e, names)
             for e in events
-            if e.claim == claim.id and e.pmid == target and (e.curator == curator or can_see_others)
+            if e.claim == claim.id and e.pmid == target and (e.curator == curator or not hidden)
         )
-        if hidden:
-            history_hidden = sum(
-                1 for e in events if e.claim == claim.id and e.pmid == target and e.curator != curator
-            )
-        else:
-            history_hidden = 0
+        history_hidden = (
+            sum(1 for e in events if e.claim == claim.id and e.pmid == target and e.curator != curator)
+            if hidden
+            else 0
+        )
         if found is not None:
             suggestion = data.suggestions(config, [target]).get(target)
             mine = standing.get(curator)
@@ -160,22 +149,26 @@ def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str |
                 claim.query,
                 suggestion,
                 mine=views.grade_view(mine, names) if mine else None,
-                others=[views.grade_view(e, names) for e in visible],
+                others=[views.grade_view(e, names) for e in others],
                 hidden_others=hidden,
                 blind=reviewers > 1,
             )
-        hidden = history_hidden
-    mine_latest = views.latest_by_pmid(events, claim.id, curator)
+    in_claim = set(pmids)
+    mine_done = sum(
+        1
+        for (c, p, who), e in grading.standing_events(events).items()
+        if c == claim.id and who == curator and e.kind == "grade" and p in in_claim
+    )
     return ScreenState(
         study=study,
         remaining=len(todo),
         total=len(pmids),
-        mine_done=sum(1 for e in mine_latest.values() if e.kind == "grade" and e.pmid in set(pmids)),
+        mine_done=mine_done,
         counts=counts,
         history=history,
-        history_hidden=hidden,
+        history_hidden=history_hidden,
         reviewers=reviewers,
-        can_undo=views.undo_target(events, claim.id, curator) is not None,
+        can_undo=undo_target(events, claim.id, curator) is not None,
     )
 
 
@@ -237,12 +230,14 @@ def conflict_rows(config: data.WebConfig, claim: Claim) -> list[ConflictRow]:
     project = config.project
     events = data.events(config)
     pmids = data.claim_pmids(config, claim.id)
-    open_pmids = [c for c in grading.conflicts(project, events, claim.id, pmids)]
+    open_pmids = grading.conflicts(project, events, claim.id, pmids)
     found = data.articles(config, open_pmids)
     names = _names(config)
     rows = []
     for pmid in open_pmids:
-        standing = _current(events, claim.id, pmid)
+        standing = {
+            c: e for c, e in grading.standing_grades(events, claim.id, pmid).items() if e.kind == "grade"
+        }
         article = found.get(pmid)
         title = views.study_view(article, claim.query).title if article else pmid
         rows.append(
@@ -255,5 +250,12 @@ def conflict_rows(config: data.WebConfig, claim: Claim) -> list[ConflictRow]:
     return rows
 
 
-def roles(config: data.WebConfig) -> dict[str, str]:
-    return _roles(config)
+def undo_target(events: Sequence[GradeEvent], claim: str, curator: str) -> str | None:
+    """The study this curator graded most recently whose grade still stands."""
+    position = {id(e): i for i, e in enumerate(events)}
+    live = [
+        e
+        for (c, _, who), e in grading.standing_events(events).items()
+        if c == claim and who == curator and e.kind == "grade"
+    ]
+    return max(live, key=lambda e: position[id(e)]).pmid if live else None

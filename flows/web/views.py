@@ -7,8 +7,8 @@ ever print Markup built by the allow-list or plain text Jinja escapes itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from flows.grade_model import GradeEvent
 from flows.ladder import load_ladder
 from flows.records import Article
-from flows.web.sanitize import highlighter, pick_html, query_terms, safe_text
+from flows.web.sanitize import highlighter, pick_html, query_terms
 
 PMID = re.compile(r"^[1-9][0-9]{0,9}$")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
@@ -58,7 +58,6 @@ class StudyView:
     others: tuple[GradeView, ...] = ()
     hidden_others: int = 0
     blind: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(event: GradeEvent) -> str:
@@ -152,26 +151,3 @@ def study_view(
         hidden_others=hidden_others,
         blind=blind,
     )
-
-
-def latest_by_pmid(events: Iterable[GradeEvent], claim: str, curator: str) -> dict[str, GradeEvent]:
-    """This curator's latest event per study of the claim (file order is time order)."""
-    latest: dict[str, GradeEvent] = {}
-    for event in events:
-        if event.claim == claim and event.curator == curator and event.kind != "adjudication":
-            latest[event.pmid] = event
-    return latest
-
-
-def undo_target(events: Sequence[GradeEvent], claim: str, curator: str) -> str | None:
-    """The study this curator graded most recently whose grade still stands."""
-    latest = latest_by_pmid(events, claim, curator)
-    live = [e for e in latest.values() if e.kind == "grade"]
-    if not live:
-        return None
-    order = {id(e): i for i, e in enumerate(events)}
-    return max(live, key=lambda e: order[id(e)]).pmid
-
-
-def plain(text: str | None) -> Markup:
-    return safe_text(text)

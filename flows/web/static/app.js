@@ -82,8 +82,8 @@
       if (s && s.dataset.level) { event.preventDefault(); chooseLevel(s.dataset.level); }
       return;
     }
-    const scope = excludeMode ? "#reasons" : "fieldset.levels, fieldset.directions";
-    const button = Array.from(f.querySelectorAll(scope + " button.choice")).find(function (b) { return b.dataset.key === key; });
+    const scope = excludeMode ? "#reasons button.choice" : "fieldset.levels button.choice, fieldset.directions button.choice";
+    const button = Array.from(f.querySelectorAll(scope)).find(function (b) { return b.dataset.key === key; });
     if (button) { event.preventDefault(); clickChoice(button); }
   });
 
