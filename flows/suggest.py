@@ -108,6 +108,8 @@ class Rules:
     text_precedence: tuple[str, ...]  # cue ids, the one that decides first
     no_abstract: Fallback
     human_only: Fallback
+    no_results: Fallback
+    results_pattern: re.Pattern[str]
 
     @property
     def levels(self) -> frozenset[str]:
@@ -115,7 +117,7 @@ class Rules:
         found = {r.level for r in self.publication_types}
         found |= {r.refine_by_text for r in self.publication_types if r.refine_by_text}
         found |= {c.kind for c in self.text_cues if c.kind != "human"}
-        found |= {self.no_abstract.level, self.human_only.level}
+        found |= {self.no_abstract.level, self.human_only.level, self.no_results.level}
         return frozenset(found | {"human_observational", "in_vitro", "animal"})
 
 
@@ -129,6 +131,13 @@ def _names(value: Any, where: str, path: Path) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError(f"{path}: {where} must be a list of names (quote names that contain commas)")
     return frozenset(value)
+
+
+def _compile(raw: Any, where: str, path: Path) -> re.Pattern[str]:
+    try:
+        return re.compile(str(raw), re.IGNORECASE)
+    except re.error as exc:
+        raise InputError(f"{path}: {where}: pattern is not a valid regular expression: {exc}") from exc
 
 
 @lru_cache(maxsize=4)
@@ -155,11 +164,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
     cues = []
     for i, item in enumerate(_field(data, "text_cues", "the file", path)):
         where = f"text_cues[{i}]"
-        raw = str(_field(item, "pattern", where, path))
-        try:
-            pattern = re.compile(raw, re.IGNORECASE)
-        except re.error as exc:
-            raise InputError(f"{path}: {where}.pattern is not a valid regular expression: {exc}") from exc
+        pattern = _compile(_field(item, "pattern", where, path), where, path)
         location = str(_field(item, "where", where, path))
         if location not in ("title", "abstract", "any"):
             raise InputError(f"{path}: {where}.where must be title, abstract or any, not {location!r}")
@@ -220,6 +225,8 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         text_precedence=precedence,
         no_abstract=fallback("no_abstract"),
         human_only=fallback("human_only"),
+        no_results=fallback("no_results"),
+        results_pattern=_compile(_field(fallbacks, "results_pattern", "fallbacks", path), "fallbacks", path),
     )
 
 
@@ -392,10 +399,15 @@ def _fallback_step(ev: _Evidence) -> Suggestion | None:
         fb = ev.rules.no_abstract
         return Suggestion(fb.level, fb.confidence, (fb.reason,))
     human = ev.hits_of("human")
-    if human:
-        fb = ev.rules.human_only
-        return Suggestion(fb.level, fb.confidence, (fb.reason, *[ev.hit_reason(h) for h in human]))
-    return None
+    if not human:
+        return None
+    results = ev.rules.results_pattern.search(ev.article.abstract_text)
+    if results is None:
+        fb = ev.rules.no_results
+        return Suggestion(fb.level, fb.confidence, (fb.reason,))
+    fb = ev.rules.human_only
+    shown = [ev.hit_reason(h) for h in human] + [f"abstract: '{results.group(0).strip()}'"]
+    return Suggestion(fb.level, fb.confidence, (fb.reason, *shown))
 
 
 def _guard(suggestion: Suggestion, ev: _Evidence) -> Suggestion:
