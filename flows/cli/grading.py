@@ -1,9 +1,271 @@
-"""CLI commands for this area (owned by the issue that builds it)."""
+"""`litgrade grade` (interactive), `grades set|retract|export|import|repair|load`, `agreement`.
+
+Each command calls the grading library; domain errors surface as one line via flows.cli.main.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from flows import config
+
+ProjectArg = Annotated[
+    str, typer.Argument(help="Project name under curated/ (e.g. k2-muscle) or a path to its folder.")
+]
+CuratorOpt = Annotated[str, typer.Option("--curator", help="Your curator id from curators.yaml.")]
+
+grades_app = typer.Typer(
+    name="grades",
+    help="Grade data for scripts and spreadsheets: set, retract, export, import, repair, load.",
+    no_args_is_help=True,
+)
+
+
+def grade(
+    project: ProjectArg,
+    claim: Annotated[str, typer.Option("--claim", help="The claim id whose studies you grade.")],
+    curator: CuratorOpt,
+) -> None:
+    """Grade a claim's studies one key at a time; every grade is saved the moment you give it.
+
+    Keys: 1-9 level (then s/c/n/m/u direction), a accept the suggested level, x exclude (then a reason),
+    space skip, b back, t note, r retract your grade, q quit.
+
+    Example: litgrade grade k2-muscle --claim k2-leg-cramps --curator alice
+    """
+    from flows.claims import load_project
+    from flows.grading_session import run_grading
+
+    proj = load_project(project)
+    run_grading(proj, claim, curator, config.db_path())
+
+
+def grades_set(
+    project: ProjectArg,
+    claim: Annotated[str, typer.Argument(help="Claim id.")],
+    pmid: Annotated[str, typer.Argument(help="PubMed id of the study.")],
+    curator: CuratorOpt,
+    relevance: Annotated[
+        str | None,
+        typer.Option("--relevance", help="include or exclude (implied by --level / --exclude-reason)."),
+    ] = None,
+    level: Annotated[str | None, typer.Option("--level", help="Evidence level id, e.g. rct.")] = None,
+    direction: Annotated[
+        str | None, typer.Option("--direction", help="supports, contradicts, no_effect, mixed or unclear.")
+    ] = None,
+    exclude_reason: Annotated[
+        str | None, typer.Option("--exclude-reason", help="Why excluded, e.g. off_topic.")
+    ] = None,
+    population: Annotated[int | None, typer.Option("--population", help="Study population size.")] = None,
+    risk_of_bias: Annotated[
+        str | None, typer.Option("--risk-of-bias", help="low, some_concerns or high.")
+    ] = None,
+    quote: Annotated[str | None, typer.Option("--quote", help="A quote from the abstract.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A free note.")] = None,
+    adjudicate: Annotated[
+        bool, typer.Option("--adjudicate", help="Record an adjudication (adjudicators only): final.")
+    ] = False,
+) -> None:
+    """Record one grade (appended to grades/<curator>.jsonl; the latest grade per study counts).
+
+    Example: litgrade grades set k2-muscle k2-leg-cramps 15514282 --curator alice --relevance include
+    --level rct --direction supports --population 120 --risk-of-bias low
+    """
+    from flows.claims import load_project
+    from flows.grade_model import GradeEvent
+    from flows.grades_file import append_event, now_timestamp
+
+    proj = load_project(project)
+    if relevance is None:
+        relevance = "exclude" if exclude_reason else "include"
+    event = GradeEvent(
+        claim=claim, pmid=pmid, curator=curator, timestamp=now_timestamp(),
+        relevance=relevance,  # type: ignore[arg-type]
+        exclude_reason=exclude_reason, level=level, direction=direction, population=population,
+        risk_of_bias=risk_of_bias, quote=quote, note=note,
+        kind="adjudication" if adjudicate else "grade",
+    )  # fmt: skip
+    append_event(proj.dir, event)
+    typer.echo(f"saved {event.kind} of {claim} PMID {pmid} by {curator}: {relevance}"
+               + (f" {level} {direction}" if relevance == "include" else f" ({exclude_reason})"))
+
+
+def grades_retract(
+    project: ProjectArg,
+    claim: Annotated[str, typer.Argument(help="Claim id.")],
+    pmid: Annotated[str, typer.Argument(help="PubMed id of the study.")],
+    curator: CuratorOpt,
+) -> None:
+    """Withdraw your standing grade (or adjudication) of one study: it goes back on your queue.
+
+    Example: litgrade grades retract k2-muscle k2-leg-cramps 15514282 --curator alice
+    """
+    from flows.claims import load_project
+    from flows.grade_model import GradeEvent
+    from flows.grades_file import append_event, now_timestamp
+
+    proj = load_project(project)
+    append_event(proj.dir, GradeEvent(claim=claim, pmid=pmid, curator=curator,
+                                      timestamp=now_timestamp(), kind="retract"))
+    typer.echo(f"retracted {curator}'s grade of {claim} PMID {pmid}")
+
+
+def _project_ref(directory: Path, name: str) -> str:
+    from flows.claims import CURATED_DIR
+
+    return name if directory.parent == CURATED_DIR.resolve() else str(directory)
+
+
+def grades_export(
+    project: ProjectArg,
+    curator: CuratorOpt,
+    claim: Annotated[str | None, typer.Option("--claim", help="Only this claim (default: all).")] = None,
+) -> None:
+    """Print your grading queue as CSV: article details and empty grade columns to fill in.
+
+    Example: litgrade grades export k2-muscle --curator alice --claim k2-leg-cramps > sheet.csv
+    """
+    from flows.claims import load_project
+    from flows.curators import load_curators, require_curator
+    from flows.grades_file import read_events
+    from flows.grading import queue
+    from flows.grading_session import load_studies
+    from flows.grading_sheet import SheetItem, write_sheet
+
+    proj = load_project(project)
+    require_curator(load_curators(proj.dir), curator, proj.dir)
+    claim_ids = [proj.claim(claim).id] if claim else [c.id for c in proj.claims]
+    studies = load_studies(config.db_path(), proj.name, claim_ids)
+    events = read_events(proj.dir)
+    items = [
+        SheetItem(
+            claim=c,
+            pmid=p,
+            article=studies.articles.get(p),
+            suggested_level=getattr(studies.suggestions.get(p), "level", None),
+        )
+        for c in claim_ids
+        for p in queue(proj, events, c, curator, studies.hits[c])
+    ]
+    sys.stdout.write(write_sheet(_project_ref(proj.dir, proj.name), items))
+    typer.echo(f"{len(items)} stud{'y' if len(items) == 1 else 'ies'} to grade for {curator}", err=True)
+
+
+def grades_import(
+    sheet: Annotated[Path, typer.Argument(help="A CSV from `litgrade grades export`, filled in.")],
+    curator: CuratorOpt,
+    project: Annotated[
+        str | None, typer.Option("--project", help="Override the sheet's project column.")
+    ] = None,
+) -> None:
+    """Import a filled-in sheet: every row is checked first; any bad row → nothing is written.
+
+    Rows with empty grade columns are left ungraded.
+
+    Example: litgrade grades import sheet.csv --curator alice
+    """
+    from flows.claims import load_project
+    from flows.curators import load_curators
+    from flows.errors import InputError
+    from flows.grades_file import append_events
+    from flows.grading_session import load_studies
+    from flows.grading_sheet import read_sheet, sheet_events
+
+    parsed = read_sheet(sheet)
+    ref = project or parsed.project_ref
+    if not ref:
+        raise InputError(f"{sheet}: no project column values; pass --project NAME")
+    proj = load_project(ref)
+    hits = None
+    if config.db_path().exists():
+        hits = load_studies(config.db_path(), proj.name, [c.id for c in proj.claims], details=False).hits
+    events = sheet_events(parsed, sheet, proj, load_curators(proj.dir), curator, hits)
+    count = append_events(proj.dir, events)
+    typer.echo(f"imported {count} grade(s) for {curator} into {proj.dir / 'grades' / (curator + '.jsonl')}")
+
+
+def grades_repair(project: ProjectArg, curator: CuratorOpt) -> None:
+    """Set a torn last line (a write cut off by a crash) aside into <curator>.jsonl.torn-<time>.
+
+    Example: litgrade grades repair k2-muscle --curator alice
+    """
+    from flows.claims import load_project
+    from flows.grades_file import repair_torn_line
+
+    proj = load_project(project)
+    side = repair_torn_line(proj.dir, curator)
+    if side is None:
+        typer.echo(f"{curator}'s grades file has no torn line; nothing to do")
+    else:
+        typer.echo(f"moved the torn line to {side}; re-enter that grade if it is missing")
+
+
+def grades_load(project: ProjectArg) -> None:
+    """Load the grade files and final grades into the DuckDB store (replacing the project's rows).
+
+    Example: litgrade grades load k2-muscle
+    """
+    from flows.claims import load_project
+    from flows.store.db import connect
+    from flows.store.grades import load_project_grades
+
+    proj = load_project(project)
+    with connect(config.db_path()) as con:
+        counts = load_project_grades(con, proj)
+    typer.echo(
+        f"loaded {counts.events} grade event(s), {counts.final} final grade(s) into {config.db_path()}"
+    )
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def agreement(project: ProjectArg) -> None:
+    """Per claim and overall: percent agreement and Cohen's kappa per curator pair; open conflicts.
+
+    Example: litgrade agreement k2-muscle
+    """
+    from flows.claims import load_project
+    from flows.grades_file import read_events
+    from flows.grading import agreement as compute_agreement
+    from flows.grading import conflicts
+
+    proj = load_project(project)
+    events = read_events(proj.dir)
+    rows = compute_agreement(proj, events)
+    if not rows:
+        typer.echo(f"{proj.name}: no study has been graded by two curators yet")
+    heading = None
+    for row in rows:
+        title = f"{row.claim or 'overall'} · {row.curators[0]} × {row.curators[1]}"
+        if title != heading:
+            typer.echo(title)
+            heading = title
+        typer.echo(
+            f"  {row.field:<10} n={row.items:<4} agreement {_fmt(row.percent, '{:.1f}%'):>7}"
+            f"  kappa {_fmt(row.kappa, '{:.2f}')}"
+        )
+    open_items = [(c.id, conflicts(proj, events, c.id)) for c in proj.claims]
+    total = sum(len(p) for _, p in open_items)
+    typer.echo(f"open conflicts: {total}")
+    for claim_id, pmids in open_items:
+        if pmids:
+            typer.echo(f"  {claim_id}: {', '.join(pmids)}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.command("grade")(grade)
+    app.command("agreement")(agreement)
+    grades_app.command("set")(grades_set)
+    grades_app.command("retract")(grades_retract)
+    grades_app.command("export")(grades_export)
+    grades_app.command("import")(grades_import)
+    grades_app.command("repair")(grades_repair)
+    grades_app.command("load")(grades_load)
+    app.add_typer(grades_app, name="grades")
