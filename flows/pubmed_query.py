@@ -132,10 +132,13 @@ _NON_WORD = re.compile(r"[\W_]+")
 _NON_WORD_KEEP_STAR = re.compile(r"[^\w*]+|_+")
 
 
+_COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
 def _fold(text: str) -> str:
     """Lower case without accents (PubMed matches 'cafe' and 'café' alike)."""
     if not text.isascii():
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        text = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", text))
     return text.casefold()
 
 
@@ -146,7 +149,7 @@ def normalize_words(text: str) -> tuple[str, ...]:
 
 def normalize_text(text: str) -> str:
     """`text` as space-separated normalised words: the form stored in the mirror's search columns."""
-    return " ".join(normalize_words(text))
+    return _NON_WORD.sub(" ", _fold(text)).strip()
 
 
 # -- AST ----------------------------------------------------------------------------------------

