@@ -136,13 +136,9 @@ class _FileState:
 
 def _newest(current: dt.date | None, article: Article) -> dt.date | None:
     for value in (article.date_revised, article.article_date):
-        if value:
-            try:
-                day = dt.date.fromisoformat(value[:10])
-            except ValueError:
-                continue
-            if current is None or day > current:
-                current = day
+        day = mirror_db.iso_date(value)
+        if day is not None and (current is None or day > current):
+            current = day
     return current
 
 

@@ -38,6 +38,7 @@ from flows.pubmed_query import (
     normalize_text,
 )
 from flows.records import Article
+from flows.store.articles import _date_or_none as iso_date
 from flows.store.db import DEFAULT_WAIT_SECONDS, _is_lock_error
 
 SCHEMA_VERSION = "1"
@@ -144,15 +145,6 @@ def open_mirror(
 
 
 # -- rows ---------------------------------------------------------------------------------------
-def _date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _padded(parts: Iterable[str]) -> str:
     texts = [t for t in (normalize_text(p) for p in parts) if t]
     return " " + " | ".join(texts) + " " if texts else ""
@@ -217,7 +209,11 @@ def record_json(article: Article) -> str:
 
 def entry_date_of(article: Article) -> dt.date | None:
     """Stand-in for PubMed's entry date, which the records do not carry (see ENTRY_DATE_NOTE)."""
-    return _date(article.article_date) or _date(article.pub_date.sort_date) or _date(article.date_revised)
+    return (
+        iso_date(article.article_date)
+        or iso_date(article.pub_date.sort_date)
+        or iso_date(article.date_revised)
+    )
 
 
 def article_row(article: Article) -> dict[str, object]:
@@ -237,10 +233,10 @@ def article_row(article: Article) -> dict[str, object]:
         "la_n": _entries(normalize_text(lang) for lang in article.languages),
         "au_n": _author_entries(article),
         "pub_year": article.pub_date.year,
-        "pub_date": _date(article.pub_date.sort_date),
-        "epub_date": _date(article.article_date),
+        "pub_date": iso_date(article.pub_date.sort_date),
+        "epub_date": iso_date(article.article_date),
         "entry_date": entry_date_of(article),
-        "date_revised": _date(article.date_revised),
+        "date_revised": iso_date(article.date_revised),
         "record": record_json(article),
     }
 
