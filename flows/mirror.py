@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.errors import InputError, LitgradeError
+from flows.errors import InputError, LitgradeError, StoreBusyError
 from flows.pubmed_query import (
     ENTRY_DATE_NOTE,
     describe_approximations,
@@ -188,42 +188,15 @@ def ingest_files(
     files = _check_paths([Path(p) for p in paths])
     started = time.monotonic()
     done: list[FileIngest] = []
-    with mirror_db.open_mirror(Path(mirror_path)) as con:
-        for path in files:
-            sha = _sha256(path)
+    for path in files:
+        sha = _sha256(path)
+        # One connection per file: a search waiting on the lock gets its turn between files.
+        with mirror_db.open_mirror(Path(mirror_path)) as con:
             if not force and mirror_db.file_ingested(con, sha):
                 done.append(FileIngest(path=str(path), sha256=sha, skipped=True))
                 continue
-            state = _FileState(path=path, sha256=sha, started=time.monotonic())
-            con.execute("BEGIN TRANSACTION")
-            try:
-                _ingest_one(con, state, progress)
-                mirror_db.record_file(
-                    con,
-                    sha256=sha,
-                    name=path.name,
-                    size_bytes=path.stat().st_size,
-                    records=state.records,
-                    deletions=state.deletions_applied,
-                    problems=len(state.problems),
-                )
-                mirror_db.raise_snapshot_date(con, state.newest)
-                con.execute("COMMIT")
-            except BaseException as exc:
-                con.execute("ROLLBACK")
-                loaded = f"; the {len(done)} file(s) before it were kept" if done else ""
-                if isinstance(exc, LitgradeError):
-                    where = "" if str(path) in str(exc) else f"{path}: "
-                    raise type(exc)(f"{where}{exc} (nothing from this file was loaded{loaded})") from exc
-                if isinstance(exc, (OSError, EOFError, ValueError)) or type(exc).__name__.endswith(
-                    "SyntaxError"
-                ):
-                    raise InputError(
-                        f"{path}: cannot read as PubMed XML: {exc} (nothing from this file was "
-                        f"loaded{loaded})"
-                    ) from exc
-                raise
-            done.append(state.result())
+            done.append(_ingest_file(con, path, sha, progress, kept=len(done)))
+    with mirror_db.open_mirror(Path(mirror_path)) as con:
         info = mirror_db.mirror_info(con, Path(mirror_path))
     return IngestSummary(
         files=tuple(done),
@@ -231,6 +204,35 @@ def ingest_files(
         mirror_records=info.records,
         snapshot_date=info.snapshot_date,
     )
+
+
+def _ingest_file(
+    con: mirror_db.Connection, path: Path, sha: str, progress: ProgressCallback | None, *, kept: int
+) -> FileIngest:
+    """One file in one transaction: all of it or none of it."""
+    state = _FileState(path=path, sha256=sha, started=time.monotonic())
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _ingest_one(con, state, progress)
+        mirror_db.record_file(
+            con,
+            sha256=sha,
+            name=path.name,
+            size_bytes=path.stat().st_size,
+            records=state.records,
+            deletions=state.deletions_applied,
+            problems=len(state.problems),
+        )
+        mirror_db.raise_snapshot_date(con, state.newest)
+        con.execute("COMMIT")
+    except BaseException as exc:
+        con.execute("ROLLBACK")
+        if isinstance(exc, StoreBusyError) or not isinstance(exc, LitgradeError | OSError | ValueError):
+            raise
+        where = "" if str(path) in str(exc) else f"{path}: "
+        before = f"; the {kept} file(s) before it were kept" if kept else ""
+        raise InputError(f"{where}{exc} (nothing from this file was loaded{before})") from exc
+    return state.result()
 
 
 def mirror_status(mirror_path: Path) -> mirror_db.MirrorInfo:

