@@ -189,7 +189,9 @@ def text_of(article: Article) -> str:
     return f"{article.title}\n{article.abstract_text}"
 
 
-def learned_model(labelled: list[tuple[Article, str]], curated: list[tuple[Article, str]]) -> dict[str, float]:
+def learned_model(
+    labelled: list[tuple[Article, str]], curated: list[tuple[Article, str]]
+) -> dict[str, float]:
     """The optional learned alternative: TF-IDF + logistic regression on title/abstract (same input as the
     text rules), 5-fold cross-validated on the sample records, then trained on all of them and tested on
     the curator grades. Kept out of flows/ unless it beats the rules."""
@@ -228,7 +230,9 @@ def learned_model(labelled: list[tuple[Article, str]], curated: list[tuple[Artic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--samples", type=Path, default=REPO.parent / "shared" / "ncbi-samples")
     parser.add_argument("--curated", type=Path, default=REPO / "curated")
     args = parser.parse_args(argv)

