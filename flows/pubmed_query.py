@@ -25,7 +25,8 @@ What is supported, and how it differs from PubMed (the differences are reported 
 
 Approximations (evaluated, and described): untagged terms (PubMed's automatic term mapping is not
 available offline: they become title/abstract words OR an exact MeSH heading), [mh]/[majr] without
-explosion (the mirror holds no MeSH tree), [ab] (not a PubMed field), [au] (name-prefix matching),
+explosion (the mirror holds no MeSH tree), broad [pt] types such as "clinical trial" without their
+narrower types, [ab] (not a PubMed field), [au] (name-prefix matching),
 [edat] (records carry no entry date, so the e-publication date, else the print date, stands in).
 
 Refused with a ``QuerySyntaxError`` naming the column: [All Fields]/[tw] and other unindexed fields,
@@ -126,6 +127,12 @@ LANGUAGE_CODES: dict[str, str] = {
     "afrikaans": "afr", "indonesian": "ind", "malay": "may", "thai": "tha", "vietnamese": "vie",
     "hindi": "hin", "bengali": "ben", "urdu": "urd", "latin": "lat", "welsh": "wel", "irish": "gle",
 }  # fmt: skip
+
+# Publication types with narrower types beneath them in MeSH's publication-characteristics tree,
+# which PubMed's [pt] includes and the mirror (holding no tree) does not.
+PUBLICATION_TYPES_WITH_NARROWER = frozenset(
+    {"clinical study", "clinical trial", "controlled clinical trial", "review", "observational study"}
+)
 
 _WILDCARD_MIN_PREFIX = 4
 _NON_WORD = re.compile(r"[\W_]+")
@@ -486,6 +493,15 @@ def describe_approximations(node: Node) -> str | None:
             f"MeSH terms ({listed(exploded)}) matched the heading itself only: PubMed's [mh]/[majr] also "
             "include narrower headings from the MeSH tree, which the mirror does not hold "
             "(write [mh:noexp] to say so, or OR in the narrower headings)"
+        )
+    broad_types = [
+        t for t in terms if t.field is Field.PT and " ".join(t.words) in PUBLICATION_TYPES_WITH_NARROWER
+    ]
+    if broad_types:
+        notes.append(
+            f"publication types ({listed(broad_types)}) matched that type only: PubMed's [pt] also "
+            "includes narrower types (e.g. 'clinical trial' includes 'randomized controlled trial'); "
+            "OR them in to match PubMed"
         )
     abstract = [t for t in terms if t.field is Field.ABSTRACT]
     if abstract:

@@ -150,6 +150,7 @@ def test_exact_queries_have_no_approximation() -> None:
     assert describe_approximations(parse_query(query)) is None
     # PubMed turns explosion off for truncated MeSH terms, so that is exact too.
     assert describe_approximations(parse_query("vitamin k*[mh]")) is None
+    assert describe_approximations(parse_query('"randomized controlled trial"[pt]')) is None
 
 
 def test_untagged_terms_are_approximated_and_described() -> None:
@@ -169,6 +170,8 @@ def test_untagged_terms_are_approximated_and_described() -> None:
         ('"vitamin k 2"[mh]', "narrower headings"),
         ("muscle[majr]", "narrower headings"),
         ("cramp[ab]", "[ab] ('cramp') is not a PubMed field"),
+        ("clinical trial[pt]", "includes narrower types"),
+        ("Review[Publication Type]", "includes narrower types"),
         ("smith j[au]", "'Lastname Initials'"),
         ("2020[edat]", "electronic publication date"),
     ],
