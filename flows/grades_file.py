@@ -13,6 +13,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import fields
 from functools import lru_cache
@@ -54,6 +55,63 @@ def grade_schema() -> dict[str, Any]:
     return dict(json.loads((SCHEMAS_DIR / "grade.schema.json").read_text(encoding="utf-8")))
 
 
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(grade_schema())
+
+
+_DECISION_ONLY = ("relevance", "exclude_reason", "level", "direction", "population", "risk_of_bias", "quote")
+
+
+@lru_cache(maxsize=1)
+def _property_checks() -> dict[str, Any]:
+    """Per-field predicates built from grade.schema.json itself (its enums, patterns and bounds)."""
+    checks: dict[str, Any] = {}
+    for name, spec in grade_schema()["properties"].items():
+        if "enum" in spec:
+            allowed = frozenset(spec["enum"])
+            checks[name] = lambda v, allowed=allowed: isinstance(v, str) and v in allowed
+        elif spec.get("type") == "integer":
+            low, high = spec.get("minimum"), spec.get("maximum")
+            checks[name] = lambda v, low=low, high=high: (
+                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+            )
+        else:
+            pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
+            low, high = spec.get("minLength", 0), spec.get("maxLength", 1 << 30)
+            checks[name] = lambda v, pattern=pattern, low=low, high=high: (
+                isinstance(v, str)
+                and low <= len(v) <= high
+                and (pattern is None or pattern.search(v) is not None)
+            )
+    return checks
+
+
+def _quick_valid(data: dict[str, Any]) -> bool:
+    """The schema's rules as plain Python: reading thousands of lines through jsonschema takes seconds.
+
+    Only ever answers for the fast path: anything it rejects goes through jsonschema for the message,
+    and tests check the two agree (tests/test_grading.py).
+    """
+    checks = _property_checks()
+    if not all(k in data for k in _LEAD_KEYS):
+        return False
+    for key, value in data.items():
+        check = checks.get(key)
+        if check is None or not check(value):
+            return False
+    if data["kind"] == "retract":
+        return not any(k in data for k in _DECISION_ONLY)
+    relevance = data.get("relevance")
+    if relevance == "include":
+        return "level" in data and "direction" in data and "exclude_reason" not in data
+    if relevance == "exclude":
+        if "exclude_reason" not in data or "level" in data or "direction" in data:
+            return False
+        return data["exclude_reason"] != "other" or "note" in data
+    return False
+
+
 def event_to_dict(event: GradeEvent) -> dict[str, Any]:
     """The JSON object of one line: fixed key order, unset optional fields left out."""
     out: dict[str, Any] = {}
@@ -85,9 +143,10 @@ def event_problems(data: Any) -> list[str]:
     """Every schema problem of one decoded line, as 'field ...: what is wrong' texts (empty = valid)."""
     if not isinstance(data, dict):
         return ["field 'event': a line must be a JSON object"]
-    validator = jsonschema.Draft202012Validator(grade_schema())
+    if _quick_valid(data):
+        return []
     problems: list[str] = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: str(list(e.path))):
+    for error in sorted(_validator().iter_errors(data), key=lambda e: str(list(e.path))):
         text = _problem(error)
         if text not in problems:
             problems.append(text)
@@ -189,7 +248,23 @@ def append_event(project_dir: Path, event: GradeEvent) -> None:
     append_events(project_dir, [event])
 
 
+# path → (what the file and its curator looked like, its events): the web app re-reads every file on
+# each request, and an unchanged file need not be parsed again.
+_CACHE: dict[Path, tuple[tuple[int, int, int, Curator], list[GradeEvent]]] = {}
+
+
 def _read_file(path: Path, curator: Curator) -> list[GradeEvent]:
+    stat = path.stat()
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns, curator)
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    events = _parse_file(path, curator)
+    _CACHE[path] = (key, events)
+    return list(events)
+
+
+def _parse_file(path: Path, curator: Curator) -> list[GradeEvent]:
     raw = path.read_bytes()
     if not raw:
         return []

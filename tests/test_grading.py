@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from flows import grading
 from flows.claims import load_project
@@ -278,3 +280,35 @@ def test_curators_file_round_trip(project_dir: Path) -> None:
     assert list(curators) == ["alice", "bob", "carol"]
     assert curators["carol"].is_adjudicator and not curators["alice"].is_adjudicator
     assert yaml.safe_load((project_dir / "curators.yaml").read_text())["curators"][1]["name"] == "Bob Berg"
+
+
+_LEAD = {
+    "claim": st.sampled_from(["k2-bone", "k2-bone", "k2-bone", "K2", "a" * 81]),
+    "pmid": st.sampled_from(["15514282", "15514282", "15514282", "0123", "12a"]),
+    "curator": st.sampled_from(["alice", "alice", "bob_2", "../x"]),
+    "timestamp": st.sampled_from(["2026-11-24T09:00:00Z", "2026-11-24T09:00:00.123+01:00", "2026-11-24T09:00:00Z", "yesterday"]),
+    "kind": st.sampled_from(["grade", "grade", "adjudication", "retract", "undo"]),
+}
+_OPTIONAL = {
+    "relevance": st.sampled_from(["include", "include", "exclude", "exclude", "maybe"]),
+    "exclude_reason": st.sampled_from(["off_topic", "other", "bored"]),
+    "level": st.sampled_from(["rct", "in_vitro", "rtc"]),
+    "direction": st.sampled_from(["supports", "mixed", "up"]),
+    "population": st.one_of(st.integers(-2, 3), st.just(True), st.just("12")),
+    "risk_of_bias": st.sampled_from(["low", "low", "medium"]),
+    "quote": st.sampled_from(["q", "q", ""]),
+    "note": st.sampled_from(["why", "why", ""]),
+    "colour": st.just("red"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries(_LEAD, optional=_OPTIONAL), st.sets(st.sampled_from(sorted(_LEAD)), max_size=1))
+def test_fast_validation_agrees_with_the_json_schema(data: dict[str, object], drop: set[str]) -> None:
+    from flows.grades_file import _quick_valid, _validator
+
+    data = {k: v for k, v in data.items() if k not in drop}
+    valid = _validator().is_valid(data)
+    event(f"valid={valid}")
+    assert _quick_valid(data) == valid
+    assert (event_problems(data) == []) == valid
