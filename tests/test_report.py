@@ -1,0 +1,356 @@
+"""Reports end to end on a real DuckDB store and real grade files: PRISMA boxes reconcile with direct
+SQL, output is byte-identical for the same inputs, hostile text stays text, JSON matches its schema,
+changes since the previous report, offline-snapshot statement, and the Prefect flow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import lxml.html
+import pytest
+
+from flows.claims import Project
+from flows.grades_file import append_events
+from flows.report import write_project_reports
+from flows.report_model import snapshot_sentence
+from flows.report_render import inline_html, md
+from flows.store import searches
+from flows.store.db import connect
+from tests.test_report_fixtures import PROJECT, build_store, ev, report_setup, write_project  # noqa: F401
+
+Setup = tuple[Project, Path, Path]
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "report.schema.json"
+SNAPSHOT_SENTENCE = "This evidence rests on an offline snapshot of 44 records, not a live PubMed search."
+
+
+def load(out: Path, name: str) -> dict[str, Any]:
+    return dict(json.loads((out / name).read_text(encoding="utf-8")))
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    summary = write_project_reports(project, db, out)
+    names = {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps", "index") for x in ("html", "md", "json")}
+    assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()}
+    lines = summary.lines()
+    assert lines[0].startswith(f"wrote 9 files for 2 claim(s) of {PROJECT}")
+    assert "- k2-vessels: Strong (strong; 4 included, 2 to grade, 1 in conflict)" in lines
+    assert "- k2-cramps: Preliminary (single-human; 1 included, 1 to grade)" in lines
+    vessels = load(out, "k2-vessels.json")
+    # "evidence as of" is the last *completed* run's finish, not the later failed one, not the clock
+    assert vessels["search"]["evidence_as_of"] == "2026-11-01T06:00:00"
+    assert vessels["rating"]["rests_on"] == ["1001", "1002"]
+    assert vessels["rating"]["retracted_not_counted"] == ["1003"]
+    assert [g["level"] for g in vessels["studies"]] == ["rct", "animal"]  # best level first
+    assert vessels["studies"][0]["studies"][-1]["pmid"] == "1003"  # retracted last in its group
+    assert [f["pmid"] for f in vessels["flags"]] == ["1003", "1004"]
+    html = (out / "k2-vessels.html").read_text()
+    assert html.count("Retracted") >= 3 and "Expression of concern" in html
+    assert "⚠ RETRACTED" in (out / "k2-vessels.md").read_text()
+
+
+def _one(con: Any, sql: str, *params: object) -> int:
+    row = con.execute(sql, list(params)).fetchone()
+    return int(row[0]) if row else 0
+
+
+STANDING = """
+    WITH latest AS (
+        SELECT *, row_number() OVER (PARTITION BY claim_id, pmid, curator ORDER BY seq DESC) AS rn
+        FROM grade_events WHERE project = ?),
+    standing AS (SELECT * FROM latest WHERE rn = 1 AND kind <> 'retract'),
+    per AS (
+        SELECT claim_id, pmid,
+               count(*) FILTER (WHERE kind = 'grade') AS n,
+               count(DISTINCT CASE WHEN relevance = 'exclude' THEN 'x'
+                     ELSE relevance || '|' || level || '|' || direction END) FILTER (WHERE kind = 'grade') AS k,
+               count(*) FILTER (WHERE kind = 'adjudication') AS adj
+        FROM standing GROUP BY claim_id, pmid)
+"""
+
+
+@pytest.mark.parametrize("claim", ["k2-vessels", "k2-cramps"])
+def test_prisma_boxes_reconcile_with_direct_queries(report_setup: Setup, claim: str) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    box = load(out, f"{claim}.json")["prisma"]
+    hits = "FROM claim_hits h WHERE h.project = ? AND h.claim_id = ?"
+    finals = "FROM final_grades f JOIN claim_hits h ON h.project = f.project AND h.claim_id = f.claim_id AND h.pmid = f.pmid WHERE f.project = ? AND f.claim_id = ?"
+    with connect(db) as con:
+        per_run = dict(
+            con.execute(
+                "SELECT r.run_id, count(rh.pmid) FROM search_runs r LEFT JOIN run_hits rh USING (run_id) "
+                "WHERE r.project = ? AND r.claim_id = ? GROUP BY r.run_id",
+                [PROJECT, claim],
+            ).fetchall()
+        )
+        total = _one(
+            con,
+            "SELECT count(*) FROM run_hits JOIN search_runs USING (run_id) WHERE project = ? AND claim_id = ?",
+            PROJECT,
+            claim,
+        )
+        distinct = _one(
+            con,
+            "SELECT count(DISTINCT pmid) FROM run_hits JOIN search_runs USING (run_id) WHERE project = ? AND claim_id = ?",
+            PROJECT,
+            claim,
+        )
+        unique = _one(con, f"SELECT count(*) {hits}", PROJECT, claim)
+        missing = _one(
+            con, f"SELECT count(*) {hits} AND h.pmid NOT IN (SELECT pmid FROM articles)", PROJECT, claim
+        )
+        excluded = dict(
+            con.execute(
+                f"SELECT f.exclude_reason, count(*) {finals} AND f.relevance = 'exclude' GROUP BY 1",
+                [PROJECT, claim],
+            ).fetchall()
+        )
+        included = _one(con, f"SELECT count(*) {finals} AND f.relevance = 'include'", PROJECT, claim)
+        retracted = _one(
+            con,
+            f"SELECT count(*) {finals} AND f.relevance = 'include' AND f.pmid IN (SELECT pmid FROM articles WHERE is_retracted)",
+            PROJECT,
+            claim,
+        )
+        screened = _one(con, f"SELECT count(*) {finals}", PROJECT, claim)
+        conflict = _one(
+            con,
+            STANDING + "SELECT count(*) FROM per JOIN claim_hits h USING (claim_id, pmid) "
+            "WHERE h.project = ? AND per.claim_id = ? AND adj = 0 AND n >= 2 AND k > 1",
+            PROJECT,
+            PROJECT,
+            claim,
+        )
+        awaiting = (
+            _one(
+                con,
+                f"SELECT count(*) {hits} AND h.pmid NOT IN (SELECT pmid FROM final_grades WHERE project = ? AND claim_id = ?)",
+                PROJECT,
+                claim,
+                PROJECT,
+                claim,
+            )
+            - conflict
+        )
+    assert {r["run_id"]: r["n"] for r in box["identified_per_run"]} == per_run
+    assert box["identified_total"] == total
+    assert box["duplicates"] == total - distinct
+    assert box["unique"] == unique == distinct
+    assert box["not_retrieved"] == missing
+    assert {e["reason"]: e["n"] for e in box["excluded_by_reason"]} == excluded
+    assert box["excluded_total"] == sum(excluded.values())
+    assert box["included"] == included
+    assert box["included_retracted"] == retracted
+    assert box["screened"] == screened
+    assert box["in_conflict"] == conflict
+    assert box["awaiting_grading"] == awaiting
+    assert box["unique"] == box["screened"] + box["awaiting_grading"] + box["in_conflict"]
+    if claim == "k2-vessels":  # the fixture's numbers, so the queries above are not vacuous
+        assert (total, box["duplicates"], unique, missing, screened, conflict, awaiting) == (
+            10,
+            2,
+            8,
+            1,
+            5,
+            1,
+            2,
+        )
+
+
+def test_output_is_byte_identical_for_the_same_inputs(report_setup: Setup, tmp_path: Path) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    first = snapshot(out)
+    write_project_reports(project, db, out)  # over its own previous report
+    assert snapshot(out) == first
+    other = tmp_path / "elsewhere"
+    write_project_reports(project, db, other)  # from scratch, elsewhere
+    assert snapshot(other) == first
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def _parsed(html: str) -> Any:
+    parser = lxml.html.HTMLParser(no_network=True, huge_tree=False)
+    return lxml.html.document_fromstring(html.encode("utf-8"), parser=parser)
+
+
+def test_hostile_text_never_becomes_markup(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    for name in ("k2-vessels.html", "index.html", "k2-cramps.html"):
+        doc = _parsed((out / name).read_text())
+        assert not doc.xpath("//script | //img | //iframe | //object | //embed"), name
+        for el in doc.iter():
+            if isinstance(el.tag, str):
+                assert not [a for a in el.attrib if a.lower().startswith("on")], (
+                    name,
+                    el.tag,
+                    dict(el.attrib),
+                )
+        for el in doc.xpath("//a[@href]"):
+            assert el.get("href").startswith(("https://", "http://", "#")) or el.get("href").endswith(
+                (".html", ".md", ".json")
+            )
+    vessels = _parsed((out / "k2-vessels.html").read_text())
+    title = vessels.xpath("//*[@id='pmid-1002']//p[@class='cite']/strong")[0]
+    assert "<script>alert(1)</script>" in title.text_content()  # shown, as text
+    assert [i.text for i in title.xpath(".//i")] == ["Evil"]  # the parser's safe subset still renders
+    assert not title.xpath(".//i[@class]")
+    for name in ("k2-vessels.md", "index.md"):
+        text = (out / name).read_text()
+        assert "<script" not in text and "<img" not in text and "<b " not in text and "<svg" not in text, name
+        assert "](javascript" not in text
+    assert "\\]\\(javascript:alert\\(1\\)\\)" in (out / "k2-vessels.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        (
+            "<i>a</i> <b>b</b> x<sup>2</sup><sub>i</sub><u>u</u>",
+            "<i>a</i> <b>b</b> x<sup>2</sup><sub>i</sub><u>u</u>",
+        ),
+        ('<i onclick="x()">a</i>', "&lt;i onclick=&quot;x()&quot;&gt;a"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("<i>open <b>nested</i> rest", "<i>open <b>nested</b></i> rest"),
+        ("</b>stray<i>unclosed", "stray<i>unclosed</i>"),
+        ("<IMG SRC=x onerror=alert(1)>", "&lt;IMG SRC=x onerror=alert(1)&gt;"),
+    ],
+)
+def test_inline_html_keeps_only_the_safe_subset(markup: str, expected: str) -> None:
+    assert str(inline_html(markup)).replace("&#39;", "'") == expected
+
+
+def test_markdown_escape() -> None:
+    assert md("a *b* [c](javascript:x) <b>|") == "a \\*b\\* \\[c\\]\\(javascript:x\\) &lt;b&gt;\\|"
+    assert md("two\nlines") == "two lines"
+
+
+def test_json_matches_schema(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(out.glob("*.json")):
+        errors = [e.message for e in validator.iter_errors(json.loads(path.read_text()))]
+        assert errors == [], path.name
+    broken = load(out, "k2-vessels.json")
+    broken["rating"]["id"] = "excellent"
+    assert list(validator.iter_errors(broken))
+
+
+def test_changes_since_previous_report(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    assert load(out, "k2-vessels.json")["changes"]["first_report"] is True
+    append_events(
+        project.dir,
+        [
+            ev("bob", "1006", minute=10),  # agrees with alice: a new included RCT
+            ev("carol", "1005", direction="no_effect", kind="adjudication", minute=11),  # null RCT
+            ev("alice", "1001", population=150, risk_of_bias="low", minute=12),
+            ev("bob", "1001", population=150, risk_of_bias="low", minute=12),
+        ],
+    )
+    summary = write_project_reports(project, db, out)
+    report = load(out, "k2-vessels.json")
+    changes = report["changes"]
+    assert changes["first_report"] is False
+    assert changes["new_studies"] == ["1005", "1006"]
+    assert changes["rating_changed"] == {"from": "strong", "to": "conflicting"}
+    assert changes["grades_changed"] == [
+        {
+            "pmid": "1001",
+            "fields": ["population"],
+            "before": {"population": 120},
+            "after": {"population": 150},
+        }
+    ]
+    assert report["rating"]["rule_id"] == "conflicting-at-top"  # the null RCT blocks "strong"
+    assert "- k2-vessels: Conflicting (conflicting-at-top; 6 included, 1 to grade)" in summary.lines()
+    html = (out / "k2-vessels.html").read_text()
+    assert "Rating changed</strong> from strong to conflicting" in html
+    assert "population 120 → 150" in (out / "k2-vessels.md").read_text()
+    assert load(out, "index.json")["claims"][0]["rating_changed"] == {"from": "strong", "to": "conflicting"}
+    before = snapshot(out)
+    write_project_reports(project, db, out)  # nothing new: the changes block is kept, bytes identical
+    assert snapshot(out) == before
+    # k2-cramps never changed, so it still says what it said first (regenerating never rewrites history)
+    assert load(out, "k2-cramps.json")["changes"]["first_report"] is True
+
+
+def test_mirror_runs_say_they_are_not_a_live_search(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    assert SNAPSHOT_SENTENCE in (out / "k2-cramps.html").read_text()
+    assert SNAPSHOT_SENTENCE in (out / "k2-cramps.md").read_text()
+    assert SNAPSHOT_SENTENCE in (out / "index.html").read_text()
+    assert load(out, "k2-cramps.json")["search"]["snapshot_note"] == SNAPSHOT_SENTENCE
+    assert SNAPSHOT_SENTENCE not in (out / "k2-vessels.html").read_text()  # a live (stand-in) search
+    assert "no MeSH explosion" in (out / "k2-cramps.md").read_text()
+    note = "Offline demo: {n} real PubMed records, frozen; not a live search."
+    write_project_reports(project, db, out, snapshot_note=note)
+    assert (
+        "Offline demo: 44 real PubMed records, frozen; not a live search."
+        in (out / "k2-cramps.md").read_text()
+    )
+
+
+def test_snapshot_note_from_the_run_itself(report_setup: Setup) -> None:  # noqa: F811
+    _, db, _ = report_setup
+    with connect(db) as con:
+        run = searches.search_runs(con, PROJECT, "k2-cramps")[0]
+    own = dataclasses.replace(
+        run,
+        source_detail=json.dumps(
+            {"detail": "snapshot, 1,234 records", "snapshot_note": "Frozen set of {n}."}
+        ),
+    )
+    assert snapshot_sentence(own, "ignored {n}") == "Frozen set of 1234."
+    assert snapshot_sentence(dataclasses.replace(run, source_detail="mirror snapshot 2026-11-20")) == (
+        "This evidence rests on an offline snapshot (mirror snapshot 2026-11-20), not a live PubMed search."
+    )
+    assert snapshot_sentence(dataclasses.replace(run, source="eutils")) is None
+
+
+def test_project_never_searched(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "curated")
+    out = tmp_path / "out"
+    summary = write_project_reports(project, tmp_path / "empty.duckdb", out)
+    assert [c.rating for c in summary.claims] == ["insufficient", "insufficient"]
+    assert "evidence as of never searched" in summary.lines()[0]
+    assert "No search has run for this claim yet" in (out / "k2-vessels.md").read_text()
+    assert load(out, "index.json")["evidence_as_of"] is None
+
+
+def test_unreadable_previous_report_starts_afresh(report_setup: Setup) -> None:  # noqa: F811
+    project, db, out = report_setup
+    out.mkdir(parents=True)
+    (out / "k2-vessels.json").write_text("{torn", encoding="utf-8")
+    write_project_reports(project, db, out)
+    assert load(out, "k2-vessels.json")["changes"]["first_report"] is True
+
+
+@pytest.mark.slow  # the session's Prefect harness takes ~30 s to start when this is the first flow test
+def test_report_flow_leaves_artifact(report_setup: Setup, prefect_harness: None) -> None:  # noqa: F811
+    from prefect.artifacts import Artifact
+
+    from flows.report_flow import report_flow
+
+    project, db, out = report_setup
+    summary = report_flow(project=str(project.dir), db_path=str(db), out_dir=str(out))
+    assert (out / "index.html").is_file() and len(summary.files) == 9
+    artifact = Artifact.get(f"report-{PROJECT}")
+    assert isinstance(artifact, Artifact)
+    assert "| k2-vessels | Strong | `strong` | 4 | 2 | 1 |" in str(artifact.data)
+    assert SNAPSHOT_SENTENCE in str(artifact.data)
