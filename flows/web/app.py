@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
 
 from flows.claims import Claim
 from flows.errors import LitgradeError, StoreBusyError
@@ -141,8 +142,8 @@ def create_app(config: data.WebConfig) -> FastAPI:
                 return claim
         raise HTTPProblem(404, f"No claim {claim_id!r} in project {config.project.name}.")
 
-    def study_of(claim: Claim, pmid: str) -> str:
-        if not views.PMID.match(pmid) or pmid not in data.claim_pmids(config, claim.id):
+    def study_of(store: data.StoreReader, claim: Claim, pmid: str) -> str:
+        if not views.PMID.match(pmid) or pmid not in store.claim_pmids(claim.id):
             raise HTTPProblem(404, f"PMID {pmid!r} is not among claim {claim.id}'s studies.")
         return pmid
 
@@ -166,8 +167,9 @@ def create_app(config: data.WebConfig) -> FastAPI:
         if not sessions.check_login_token(form.get("token")):
             raise HTTPProblem(403, "The sign-in form expired; reload the page and try again.")
         curator = form.get("curator", "").strip()
-        known = data.curators(config)
-        ok = passwords.verify(curator, form.get("password", ""))
+        known = await run_in_threadpool(data.curators, config)
+        # argon2 is deliberately slow: verify off the event loop.
+        ok = await run_in_threadpool(passwords.verify, curator, form.get("password", ""))
         if not ok or curator not in known:
             return render(
                 request, "login.html", status=401, token=sessions.login_token(),
@@ -192,12 +194,15 @@ def create_app(config: data.WebConfig) -> FastAPI:
         return response
 
     # -- pages ----------------------------------------------------------------------------------
+    # Handlers that touch files or the store are sync (FastAPI runs them in its thread pool), or hand
+    # their work to run_in_threadpool, so a store lock held by a refresh never stalls the event loop.
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> Response:
         if request.state.session is None:
             return RedirectResponse("/login", status_code=303)
         session = signed_in(request)
-        rows = claim_summaries(config, session.curator)
+        with data.StoreReader(config) as store:
+            rows = claim_summaries(config, store, session.curator)
         return render(request, "dashboard.html", rows=rows, role=role(session.curator))
 
     @app.get("/claims/{claim_id}", response_class=HTMLResponse)
@@ -206,44 +211,57 @@ def create_app(config: data.WebConfig) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         session = signed_in(request)
         claim = claim_of(claim_id)
-        if pmid is not None:
-            study_of(claim, pmid)
-        state = screen_state(config, claim, session.curator, pmid)
+        with data.StoreReader(config) as store:
+            if pmid is not None:
+                study_of(store, claim, pmid)
+            state = screen_state(config, store, claim, session.curator, pmid)
         template = "_study.html" if is_htmx(request) else "screen.html"
         return render(request, template, claim=claim, state=state, message=None)
+
+    def _grade(
+        request: Request, session: Session, form: dict[str, str], claim_id: str, pmid: str
+    ) -> Response:
+        claim = claim_of(claim_id)
+        with data.StoreReader(config) as store:
+            study_of(store, claim, pmid)
+            # The curator is always the signed-in one: a `curator` field in the form is ignored.
+            parsed = GradeForm.parse(form)
+            if parsed.error:
+                state = screen_state(config, store, claim, session.curator, pmid)
+                return render(
+                    request, "_study.html", status=422, claim=claim, state=state, message=parsed.error
+                )
+            data.append(config, parsed.event(claim.id, pmid, session.curator, data.now_iso()))
+            if not is_htmx(request):
+                return RedirectResponse(f"/claims/{claim.id}", status_code=303)
+            state = screen_state(config, store, claim, session.curator, None)
+        message = f"Saved your grade for PMID {pmid}."
+        return render(request, "_study.html", claim=claim, state=state, message=message)
 
     @app.post("/claims/{claim_id}/studies/{pmid}/grade", response_class=HTMLResponse)
     async def grade(request: Request, claim_id: str, pmid: str) -> Response:
         session, form = await checked(request)
+        return await run_in_threadpool(_grade, request, session, form, claim_id, pmid)
+
+    def _undo(request: Request, session: Session, claim_id: str) -> Response:
         claim = claim_of(claim_id)
-        study_of(claim, pmid)
-        # The curator is always the signed-in one: a `curator` field in the form is ignored.
-        parsed = GradeForm.parse(form)
-        if parsed.error:
-            state = screen_state(config, claim, session.curator, pmid)
-            return render(request, "_study.html", status=422, claim=claim, state=state, message=parsed.error)
-        data.append(config, parsed.event(claim.id, pmid, session.curator, data.now_iso()))
-        state = screen_state(config, claim, session.curator, None)
-        message = f"Saved your grade for PMID {pmid}."
-        if not is_htmx(request):
-            return RedirectResponse(f"/claims/{claim.id}", status_code=303)
+        target = undo_target(data.events(config), claim.id, session.curator)
+        with data.StoreReader(config) as store:
+            if target is None:
+                state = screen_state(config, store, claim, session.curator, None)
+                return render(request, "_study.html", claim=claim, state=state, message="Nothing to undo.")
+            data.append(config, GradeEvent(claim=claim.id, pmid=target, curator=session.curator,
+                                           timestamp=data.now_iso(), kind="retract"))  # fmt: skip
+            if not is_htmx(request):
+                return RedirectResponse(f"/claims/{claim.id}?pmid={target}", status_code=303)
+            state = screen_state(config, store, claim, session.curator, target)
+        message = f"Undone: your grade for PMID {target} is withdrawn; grade it again."
         return render(request, "_study.html", claim=claim, state=state, message=message)
 
     @app.post("/claims/{claim_id}/undo", response_class=HTMLResponse)
     async def undo(request: Request, claim_id: str) -> Response:
         session, _ = await checked(request)
-        claim = claim_of(claim_id)
-        target = undo_target(data.events(config), claim.id, session.curator)
-        if target is None:
-            state = screen_state(config, claim, session.curator, None)
-            return render(request, "_study.html", claim=claim, state=state, message="Nothing to undo.")
-        data.append(config, GradeEvent(claim=claim.id, pmid=target, curator=session.curator,
-                                       timestamp=data.now_iso(), kind="retract"))  # fmt: skip
-        state = screen_state(config, claim, session.curator, target)
-        message = f"Undone: your grade for PMID {target} is withdrawn; grade it again."
-        if not is_htmx(request):
-            return RedirectResponse(f"/claims/{claim.id}?pmid={target}", status_code=303)
-        return render(request, "_study.html", claim=claim, state=state, message=message)
+        return await run_in_threadpool(_undo, request, session, claim_id)
 
     @app.get("/claims/{claim_id}/conflicts", response_class=HTMLResponse)
     def conflicts_page(request: Request, claim_id: str) -> Response:
@@ -251,37 +269,48 @@ def create_app(config: data.WebConfig) -> FastAPI:
         claim = claim_of(claim_id)
         if role(session.curator) != "adjudicator":
             raise HTTPProblem(403, "Only adjudicators resolve conflicts.")
-        rows = conflict_rows(config, claim)
+        with data.StoreReader(config) as store:
+            rows = conflict_rows(config, store, claim)
         return render(request, "conflicts.html", claim=claim, rows=rows, message=None)
+
+    def _adjudicate(
+        request: Request, session: Session, form: dict[str, str], claim_id: str, pmid: str
+    ) -> Response:
+        claim = claim_of(claim_id)
+        if role(session.curator) != "adjudicator":
+            raise HTTPProblem(403, "Only adjudicators resolve conflicts.")
+        with data.StoreReader(config) as store:
+            study_of(store, claim, pmid)
+            parsed = GradeForm.parse(form)
+            if parsed.error:
+                rows = conflict_rows(config, store, claim)
+                return render(
+                    request, "conflicts.html", status=422, claim=claim, rows=rows, message=parsed.error
+                )
+        event = replace(parsed.event(claim.id, pmid, session.curator, data.now_iso()), kind="adjudication")
+        data.append(config, event)
+        return RedirectResponse(f"/claims/{claim.id}/conflicts?done={pmid}", status_code=303)
 
     @app.post("/claims/{claim_id}/studies/{pmid}/adjudicate", response_class=HTMLResponse)
     async def adjudicate(request: Request, claim_id: str, pmid: str) -> Response:
         session, form = await checked(request)
-        claim = claim_of(claim_id)
-        study_of(claim, pmid)
-        if role(session.curator) != "adjudicator":
-            raise HTTPProblem(403, "Only adjudicators resolve conflicts.")
-        parsed = GradeForm.parse(form)
-        rows = conflict_rows(config, claim)
-        if parsed.error:
-            return render(request, "conflicts.html", status=422, claim=claim, rows=rows, message=parsed.error)
-        event = replace(parsed.event(claim.id, pmid, session.curator, data.now_iso()), kind="adjudication")
-        data.append(config, event)
-        return RedirectResponse(f"/claims/{claim.id}/conflicts?done={pmid}", status_code=303)
+        return await run_in_threadpool(_adjudicate, request, session, form, claim_id, pmid)
 
     @app.get("/claims/{claim_id}/studies/{pmid}/history", response_class=HTMLResponse)
     def history(request: Request, claim_id: str, pmid: str) -> Response:
         session = signed_in(request)
         claim = claim_of(claim_id)
-        study_of(claim, pmid)
-        state: ScreenState = screen_state(config, claim, session.curator, pmid)
+        with data.StoreReader(config) as store:
+            study_of(store, claim, pmid)
+            state: ScreenState = screen_state(config, store, claim, session.curator, pmid)
         return render(request, "history.html", claim=claim, state=state)
 
     @app.get("/claims/{claim_id}/search", response_class=HTMLResponse)
     def search(request: Request, claim_id: str, q: str = "") -> Response:
         signed_in(request)
         claim = claim_of(claim_id)
-        hits = data.search_claim(config, claim.id, q[:200])
+        with data.StoreReader(config) as store:
+            hits = store.search(claim.id, q[:200])
         return render(request, "search.html", claim=claim, q=q[:200], hits=hits)
 
     return app

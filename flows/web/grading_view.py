@@ -17,6 +17,7 @@ from flows.ladder import load_ladder
 from flows.web import data, views
 
 MAX_TEXT = 4000
+PREFETCH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +110,12 @@ def _roles(config: data.WebConfig) -> dict[str, str]:
     return {c: str(getattr(v, "role", "curator")) for c, v in data.curators(config).items()}
 
 
-def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str | None) -> ScreenState:
+def screen_state(
+    config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
+) -> ScreenState:
     project = config.project
     events = data.events(config)
-    pmids = data.claim_pmids(config, claim.id)
+    pmids = store.claim_pmids(claim.id)
     todo = list(grading.queue(project, events, claim.id, curator, pmids))
     target = pmid or (todo[0] if todo else None)
     counts = grading.grading_status(project, events, {claim.id: pmids}).get(claim.id)
@@ -122,7 +125,7 @@ def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str |
     history: tuple[views.GradeView, ...] = ()
     history_hidden = 0
     if target is not None:
-        found = data.articles(config, [target]).get(target)
+        found, suggestion = store.study(target, todo[:PREFETCH])
         standing = grading.standing_grades(events, claim.id, target)
         visible = grading.visible_grades(
             events, curator, claim.id, target,
@@ -142,7 +145,6 @@ def screen_state(config: data.WebConfig, claim: Claim, curator: str, pmid: str |
             else 0
         )
         if found is not None:
-            suggestion = data.suggestions(config, [target]).get(target)
             mine = standing.get(curator)
             study = views.study_view(
                 found,
@@ -182,7 +184,7 @@ class ClaimRow:
     run: Any
 
 
-def _rating(final: Sequence[Any], config: data.WebConfig, claim_id: str) -> Any:
+def _rating(final: Sequence[Any], store: data.StoreReader, claim_id: str) -> Any:
     """The claim's rating so far, when the evidence rules are available (they are optional here)."""
     try:
         from flows.evidence import rate_claim
@@ -190,19 +192,19 @@ def _rating(final: Sequence[Any], config: data.WebConfig, claim_id: str) -> Any:
         return None
     mine = [f for f in final if f.claim == claim_id]
     try:
-        return rate_claim(mine, data.articles(config, [f.pmid for f in mine]))
+        return rate_claim(mine, store.articles([f.pmid for f in mine]))
     except Exception:  # a rating bug must not take the dashboard down; the report will show it
         return None
 
 
-def claim_summaries(config: data.WebConfig, curator: str) -> list[ClaimRow]:
+def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: str) -> list[ClaimRow]:
     project = config.project
     events = data.events(config)
     ids = [c.id for c in project.claims]
-    hits = data.all_claim_pmids(config, ids)
+    hits = {c: store.claim_pmids(c) for c in ids}
     status = grading.grading_status(project, events, hits)
     final = list(grading.final_grades(project, events))
-    runs = data.newest_runs(config, ids)
+    runs = store.newest_runs(ids)
     rows = []
     for claim in project.claims:
         pmids = hits.get(claim.id, [])
@@ -212,7 +214,7 @@ def claim_summaries(config: data.WebConfig, curator: str) -> list[ClaimRow]:
                 total=len(pmids),
                 counts=status.get(claim.id),
                 my_remaining=len(grading.queue(project, events, claim.id, curator, pmids)),
-                rating=_rating(final, config, claim.id),
+                rating=_rating(final, store, claim.id),
                 run=runs.get(claim.id),
             )
         )
@@ -226,12 +228,12 @@ class ConflictRow:
     grades: tuple[tuple[views.GradeView, GradeEvent], ...]
 
 
-def conflict_rows(config: data.WebConfig, claim: Claim) -> list[ConflictRow]:
+def conflict_rows(config: data.WebConfig, store: data.StoreReader, claim: Claim) -> list[ConflictRow]:
     project = config.project
     events = data.events(config)
-    pmids = data.claim_pmids(config, claim.id)
+    pmids = store.claim_pmids(claim.id)
     open_pmids = grading.conflicts(project, events, claim.id, pmids)
-    found = data.articles(config, open_pmids)
+    found = store.articles(open_pmids)
     names = _names(config)
     rows = []
     for pmid in open_pmids:
