@@ -14,8 +14,9 @@ log = logging.getLogger("litgrade.refresh")
 
 
 class ProgressSink(Protocol):
-    def claim_started(self, claim_id: str, index: int, total: int) -> None: ...
-    def records_fetched(self, claim_id: str, count: int) -> None: ...
+    def started(self, claims: int) -> None: ...
+    def claim_searched(self, claim_id: str, found: int) -> None: ...
+    def records_fetched(self, count: int) -> None: ...
     def claim_finished(self, claim_id: str, line: str) -> None: ...
 
 
@@ -25,10 +26,13 @@ class LogProgress:
 
     stream: object = field(default_factory=lambda: sys.stderr)
 
-    def claim_started(self, claim_id: str, index: int, total: int) -> None:
+    def started(self, claims: int) -> None:
         pass
 
-    def records_fetched(self, claim_id: str, count: int) -> None:
+    def claim_searched(self, claim_id: str, found: int) -> None:
+        pass
+
+    def records_fetched(self, count: int) -> None:
         pass
 
     def claim_finished(self, claim_id: str, line: str) -> None:
@@ -37,31 +41,37 @@ class LogProgress:
 
 @dataclass
 class TerminalProgress:
-    """A single live status line: claims done, records fetched, current claim."""
+    """A single live status line: claims searched, records fetched, the claim just searched."""
 
     total: int = 0
-    done: int = 0
+    searched: int = 0
     fetched: int = 0
     current: str = ""
 
     def _draw(self) -> None:
-        text = f"  [{self.done}/{self.total} claims] {self.fetched} records fetched · {self.current}"
+        text = (
+            f"  [{self.searched}/{self.total} claims searched] {self.fetched} records fetched"
+            + (f" · {self.current}" if self.current else "")
+        )
         sys.stderr.write("\r\x1b[2K" + text[:160])
         sys.stderr.flush()
 
-    def claim_started(self, claim_id: str, index: int, total: int) -> None:
-        self.total = total
-        self.current = claim_id
+    def started(self, claims: int) -> None:
+        self.total = claims
         self._draw()
 
-    def records_fetched(self, claim_id: str, count: int) -> None:
+    def claim_searched(self, claim_id: str, found: int) -> None:
+        self.searched += 1
+        self.current = f"{claim_id}: {found} found"
+        self._draw()
+
+    def records_fetched(self, count: int) -> None:
         self.fetched += count
         self._draw()
 
     def claim_finished(self, claim_id: str, line: str) -> None:
-        self.done += 1
         sys.stderr.write("\r\x1b[2K" + line + "\n")
-        self._draw()
+        sys.stderr.flush()
 
 
 _sink: ProgressSink | None = None

@@ -40,10 +40,11 @@ class ClaimsFailedError(LitgradeError):
 
 @dataclass
 class FetchOutcome:
-    fetched: int = 0
+    fetched_pmids: list[str] = field(default_factory=list)
     new_articles: int = 0
     changed_articles: int = 0
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # not returned by the source
+    failed_pmids: list[str] = field(default_factory=list)  # in batches that failed after retries
     failed_batches: int = 0
     errors: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -59,6 +60,7 @@ class ClaimOutcome:
     fetched: int = 0
     missing: list[str] = field(default_factory=list)
     incremental: bool = False
+    requests: int | None = None
     warnings: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
@@ -157,9 +159,74 @@ def _store_busy(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="search-pubmed", cache_policy=NONE)
-def search_pubmed(source: SearchSource, query: str, window: SearchWindow) -> SearchResult:
-    return source.search(query, mindate=window.mindate, maxdate=window.maxdate)
+@dataclass(frozen=True)
+class PlannedSearch:
+    claim: Claim
+    window: SearchWindow
+    run_id: int
+
+
+@task(name="plan-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=_store_busy)
+def plan_search_runs(
+    project: str, claims: Sequence[Claim], source_kind: str, db_path: Path, run_time: dt.datetime
+) -> list[PlannedSearch]:
+    """Decide each claim's date window (incremental or full) and open its search run."""
+    planned = []
+    with connect(db_path) as con:
+        for claim in claims:
+            last = searches.last_completed_run(con, project, claim.id)
+            window = plan_window(
+                query=claim.query,
+                source=source_kind,
+                run_time=run_time,
+                last_query_hash=last.query_hash if last else None,
+                last_source=last.source if last else None,
+                last_started_at=last.started_at if last else None,
+            )
+            run_id = searches.start_search_run(
+                con,
+                project=project,
+                claim_id=claim.id,
+                query=claim.query,
+                query_hash=query_hash(claim.query),
+                source=source_kind,
+                mindate=window.mindate,
+                maxdate=window.maxdate,
+                incremental=window.incremental,
+                started_at=run_time,
+            )
+            planned.append(PlannedSearch(claim, window, run_id))
+    return planned
+
+
+@task(name="search-pubmed", task_run_name="search-pubmed {plan.claim.id}", cache_policy=NONE)
+def search_pubmed(source_kind: str, plan: PlannedSearch) -> SearchResult:
+    result = source_for(source_kind).search(
+        plan.claim.query, mindate=plan.window.mindate, maxdate=plan.window.maxdate
+    )
+    sink = progress.sink()
+    if sink:
+        sink.claim_searched(plan.claim.id, len(result.pmids))
+    return result
+
+
+@task(name="record-search-results", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=_store_busy)
+def record_search_results(
+    project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]], db_path: Path
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Remember what each search found; return new hits per claim and every PMID not yet stored."""
+    new_hits: dict[str, list[str]] = {}
+    outstanding: dict[str, None] = {}
+    with connect(db_path) as con:
+        for plan, result in searched:
+            new_hits[plan.claim.id] = searches.record_hits(
+                con, project=project, claim_id=plan.claim.id, run_id=plan.run_id, pmids=result.pmids
+            )
+            searches.record_search_result(con, plan.run_id, result, len(new_hits[plan.claim.id]))
+            outstanding.update(dict.fromkeys(searches.outstanding_pmids(con, project, plan.claim.id)))
+    return new_hits, list(outstanding)
 
 
 def _save_suggestions(con: Any, stored: Sequence[Any], now: dt.datetime) -> None:
@@ -171,23 +238,20 @@ def _save_suggestions(con: Any, stored: Sequence[Any], now: dt.datetime) -> None
     save_suggestions(con, [(a, suggest(a)) for a in stored], now)
 
 
-@task(
-    name="fetch-and-store-records",
-    cache_policy=NONE,
-    retries=3,
-    retry_delay_seconds=2,
-    retry_condition_fn=_store_busy,
-)
+@task(name="fetch-and-store-records", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=_store_busy)
 def fetch_and_store_records(
-    source: SearchSource, pmids: Sequence[str], db_path: Path, now: dt.datetime, claim_id: str = ""
+    source_kind: str, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
+    """Fetch the records no claim has stored yet, once each, and store them batch by batch."""
     outcome = FetchOutcome()
     if not pmids:
         return outcome
     sink = progress.sink()
-    for batch in source.fetch(list(pmids)):
+    for batch in source_for(source_kind).fetch(list(pmids)):
         if batch.failed:
             outcome.failed_batches += 1
+            outcome.failed_pmids.extend(batch.requested)
             outcome.errors.append(batch.error or "batch failed")
         outcome.missing.extend(batch.missing)
         outcome.problems.extend(f"{p.pmid or '?'}: {p.reason}" for p in batch.problems)
@@ -195,77 +259,53 @@ def fetch_and_store_records(
             with connect(db_path) as con:
                 counts = article_store.upsert_articles(con, batch.articles, now)
                 _save_suggestions(con, batch.articles, now)
-            outcome.fetched += len(batch.articles)
+            outcome.fetched_pmids.extend(a.pmid for a in batch.articles)
             outcome.new_articles += counts.new
             outcome.changed_articles += counts.changed
             if sink:
-                sink.records_fetched(claim_id, len(batch.articles))
+                sink.records_fetched(len(batch.articles))
     return outcome
 
 
-@task(name="refresh-claim", task_run_name="refresh-claim {claim.id}", cache_policy=NONE)
-def refresh_claim(
-    project: str, claim: Claim, source_kind: str, db_path: Path, run_time: dt.datetime
+def _claim_outcome(
+    plan: PlannedSearch,
+    result: SearchResult | BaseException,
+    new_hits: list[str],
+    needed: set[str],
+    fetched: FetchOutcome,
 ) -> ClaimOutcome:
-    source = source_for(source_kind)
+    outcome = ClaimOutcome(plan.claim.id, "failed", run_id=plan.run_id, incremental=plan.window.incremental)
+    if isinstance(result, BaseException):
+        outcome.error = str(result) or type(result).__name__
+        return outcome
+    outcome.found, outcome.errors, outcome.warnings = len(result.pmids), result.errors, result.warnings
+    outcome.new_hits = new_hits
+    outcome.requests = result.requests
+    outcome.fetched = len(needed & set(fetched.fetched_pmids))
+    outcome.missing = sorted(needed & set(fetched.missing))
+    failed = needed & set(fetched.failed_pmids)
+    outcome.status = run_status(failed_batches=1 if failed else 0)
+    if failed:
+        outcome.error = f"{len(failed)} record(s) not fetched: " + "; ".join(sorted(set(fetched.errors)))
+    return outcome
+
+
+@task(name="finish-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=_store_busy)
+def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.datetime) -> None:
     with connect(db_path) as con:
-        last = searches.last_completed_run(con, project, claim.id)
-        window = plan_window(
-            query=claim.query,
-            source=source.name,
-            run_time=run_time,
-            last_query_hash=last.query_hash if last else None,
-            last_source=last.source if last else None,
-            last_started_at=last.started_at if last else None,
-        )
-        run_id = searches.start_search_run(
-            con,
-            project=project,
-            claim_id=claim.id,
-            query=claim.query,
-            query_hash=query_hash(claim.query),
-            source=source.name,
-            mindate=window.mindate,
-            maxdate=window.maxdate,
-            incremental=window.incremental,
-            started_at=run_time,
-        )
-    outcome = ClaimOutcome(claim.id, "failed", run_id=run_id, incremental=window.incremental)
-    try:
-        result = search_pubmed(source, claim.query, window)
-        with connect(db_path) as con:
-            outcome.new_hits = searches.record_hits(
-                con, project=project, claim_id=claim.id, run_id=run_id, pmids=result.pmids
-            )
-            searches.record_search_result(con, run_id, result, len(outcome.new_hits))
-            to_fetch = searches.outstanding_pmids(con, project, claim.id)
-        outcome.found, outcome.errors, outcome.warnings = len(result.pmids), result.errors, result.warnings
-        fetched = fetch_and_store_records(source, to_fetch, db_path, run_time, claim.id)
-        outcome.fetched, outcome.missing = fetched.fetched, sorted(set(fetched.missing))
-        outcome.status = run_status(failed_batches=fetched.failed_batches)
-        error = "; ".join(fetched.errors) or None
-        with connect(db_path) as con:
+        for outcome in outcomes:
+            assert outcome.run_id is not None
             searches.finish_search_run(
                 con,
-                run_id,
+                outcome.run_id,
                 status=outcome.status,
-                finished_at=run_time,
-                fetched=fetched.fetched,
+                finished_at=now,
+                fetched=outcome.fetched,
                 missing_pmids=outcome.missing,
-                requests=result.requests,
-                error=error,
+                requests=outcome.requests,
+                error=outcome.error,
             )
-        outcome.error = error
-    except Exception as exc:  # one claim's failure must not stop the others
-        outcome.status, outcome.error = "failed", str(exc) or type(exc).__name__
-        with connect(db_path) as con:
-            searches.finish_search_run(
-                con, run_id, status="failed", finished_at=run_time, error=outcome.error
-            )
-    sink = progress.sink()
-    if sink:
-        sink.claim_finished(claim.id, outcome.line())
-    return outcome
 
 
 def _parse_run_time(run_time: str | None) -> dt.datetime:
@@ -303,12 +343,32 @@ def refresh_flow(
     reset_sources()  # pick up the current environment (URL, key, mirror path)
     search_source = source_for(source)  # fail fast on configuration before any task runs
     sink = progress.sink()
-    futures = []
-    for index, item in enumerate(claims):
-        if sink:
-            sink.claim_started(item.id, index, len(claims))
-        futures.append(refresh_claim.submit(proj.name, item, source, store_path, when))
-    outcomes = [f.result() for f in futures]
+    if sink:
+        sink.started(len(claims))
+    plans = plan_search_runs(proj.name, claims, source, store_path, when)
+    futures = [search_pubmed.submit(source, plan) for plan in plans]
+    results: list[SearchResult | BaseException] = []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except Exception as exc:  # one claim's failed search must not stop the others
+            results.append(exc)
+    searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
+    new_hits, to_fetch = record_search_results(proj.name, searched, store_path)
+    fetched = fetch_and_store_records(source, to_fetch, store_path, when)
+    with connect(store_path) as con:
+        needed = {
+            p.claim.id: set(searches.claim_pmids(con, proj.name, p.claim.id)) & set(to_fetch)
+            for p in plans
+        }
+    outcomes = [
+        _claim_outcome(p, r, new_hits.get(p.claim.id, []), needed[p.claim.id], fetched)
+        for p, r in zip(plans, results, strict=True)
+    ]
+    finish_search_runs(outcomes, store_path, when)
+    if sink:
+        for outcome in outcomes:
+            sink.claim_finished(outcome.claim_id, outcome.line())
     stats = getattr(search_source, "stats", None)
     summary = RefreshSummary(
         project=proj.name,

@@ -8,6 +8,7 @@ holds the lock, so a web app and a scheduled refresh can take turns on the same 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,25 @@ from flows.ladder import SCHEMAS_DIR
 
 SQL_DIR = SCHEMAS_DIR / "sql"
 DEFAULT_WAIT_SECONDS = 30.0
+
+# Threads of one process share DuckDB's database instance; concurrent write transactions on it
+# conflict ("Conflict on update"), so one unit of work at a time per file within a process.
+_process_locks: dict[Path, threading.RLock] = {}
+_process_locks_guard = threading.Lock()
+
+
+# Files already migrated by this process, by identity (a file deleted and re-created is new).
+_migrated: set[tuple[int, int]] = set()
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino)
+
+
+def _process_lock(path: Path) -> threading.RLock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(path.resolve(), threading.RLock())
 
 def migrations() -> list[tuple[int, Path]]:
     """schemas/sql/NNN_name.sql files in order."""
@@ -64,6 +84,12 @@ def connect(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _process_lock(path), _open(path, read_only, wait_seconds) as con:
+        yield con
+
+
+@contextmanager
+def _open(path: Path, read_only: bool, wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
@@ -81,8 +107,9 @@ def connect(
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
     try:
-        if not read_only:
+        if not read_only and _file_identity(path) not in _migrated:
             apply_migrations(con)
+            _migrated.add(_file_identity(path))
         yield con
     finally:
         con.close()
