@@ -228,12 +228,29 @@ class _Unusable(Exception):
 
 
 # -- field builders ------------------------------------------------------------------------------
+# lxml's find()/findtext() evaluate a path in Python on every call; builders run for every record of
+# 30 million, so each element's children are walked once into a tag → first-child index instead.
+
+Index = dict[str, etree._Element]
 
 
-def _text(parent: etree._Element | None, path: str) -> str | None:
-    if parent is None:
-        return None
-    return clean(parent.findtext(path)) or None
+def _index(el: etree._Element | None) -> Index:
+    out: Index = {}
+    if el is not None:
+        for child in el:
+            tag = child.tag
+            if tag not in out and isinstance(tag, str):
+                out[tag] = child
+    return out
+
+
+def _t(index: Index, tag: str) -> str | None:
+    el = index.get(tag)
+    return (clean(el.text) or None) if el is not None else None
+
+
+def _kids(el: etree._Element | None, tag: str) -> Iterator[etree._Element]:
+    return iter(()) if el is None else el.iterchildren(tag)
 
 
 def _version(pmid_el: etree._Element | None) -> int:
@@ -242,52 +259,57 @@ def _version(pmid_el: etree._Element | None) -> int:
 
 
 def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
-    if abstract is None:
-        return ()
     out = []
-    for part in abstract.iterfind("AbstractText"):
+    for part in _kids(abstract, "AbstractText"):
         text, html = render(part)
         label = clean(part.get("Label")) or None
-        if not text and not label:
-            continue
-        out.append(AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
+        if text or label:
+            out.append(AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
     return tuple(out)
 
 
 def _other_abstracts(citation: etree._Element) -> tuple[OtherAbstract, ...]:
     out = []
-    for other in citation.iterfind("OtherAbstract"):
+    for other in citation.iterchildren("OtherAbstract"):
         sections = _sections(other)
         if sections:
             out.append(OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
     return tuple(out)
 
 
-def _orcid(author: etree._Element) -> str | None:
-    for ident in author.iterfind("Identifier"):
-        if (ident.get("Source") or "").upper() == "ORCID":
-            value = clean(ident.text)
-            if value:
-                # "https://orcid.org/0000-0002-1825-0097", "http://orcid.org/…" or bare → bare id
-                return value.rstrip("/").rpartition("/")[2]
-    return None
+def _orcid(raw: str | None) -> str | None:
+    """ "https://orcid.org/0000-0002-1825-0097", "http://orcid.org/…" or bare → the bare id."""
+    value = clean(raw).rstrip("/").rpartition("/")[2]
+    return value or None
 
 
 def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
-    if author_list is None:
-        return ()
     out = []
-    for author in author_list.iterfind("Author"):
-        affiliations = [plain(a) for a in author.iterfind("AffiliationInfo/Affiliation")]
-        affiliations += [plain(a) for a in author.iterfind("Affiliation")]  # pre-2015 DTDs
-        collective = plain(author.find("CollectiveName")) or None
+    for author in _kids(author_list, "Author"):
+        names: dict[str, str] = {}
+        affiliations: list[str] = []
+        orcid = None
+        collective = None
+        for child in author:
+            tag = child.tag
+            if tag == "AffiliationInfo":
+                affiliations.extend(plain(a) for a in child.iterchildren("Affiliation"))
+            elif tag == "Affiliation":  # pre-2015 DTDs
+                affiliations.append(plain(child))
+            elif tag == "Identifier":
+                if orcid is None and (child.get("Source") or "").upper() == "ORCID":
+                    orcid = _orcid(child.text)
+            elif tag == "CollectiveName":
+                collective = plain(child) or None
+            elif isinstance(tag, str) and tag not in names:
+                names[tag] = clean(child.text)
         item = Author(
-            last_name=_text(author, "LastName"),
-            fore_name=_text(author, "ForeName") or _text(author, "FirstName"),
-            initials=_text(author, "Initials"),
-            suffix=_text(author, "Suffix"),
+            last_name=names.get("LastName") or None,
+            fore_name=names.get("ForeName") or names.get("FirstName") or None,
+            initials=names.get("Initials") or None,
+            suffix=names.get("Suffix") or None,
             collective_name=collective,
-            orcid=_orcid(author),
+            orcid=orcid,
             affiliations=tuple(a for a in affiliations if a),
         )
         if item.last_name or item.collective_name or item.fore_name:
@@ -298,40 +320,36 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
 def _pub_date(date: etree._Element | None) -> PubDate:
     if date is None:
         return PubDate()
+    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
     return pub_date(
-        year=date.findtext("Year"),
-        month=date.findtext("Month"),
-        day=date.findtext("Day"),
-        season=date.findtext("Season"),
-        medline_date=date.findtext("MedlineDate"),
+        year=parts.get("Year"),
+        month=parts.get("Month"),
+        day=parts.get("Day"),
+        season=parts.get("Season"),
+        medline_date=parts.get("MedlineDate"),
     )
 
 
 def _iso(date: etree._Element | None) -> str | None:
     if date is None:
         return None
-    return iso_date(date.findtext("Year"), date.findtext("Month"), date.findtext("Day"))
+    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
+    return iso_date(parts.get("Year"), parts.get("Month"), parts.get("Day"))
 
 
-def _pages(article: etree._Element) -> str | None:
-    pagination = article.find("Pagination")
-    if pagination is None:
-        return None
-    medline = _text(pagination, "MedlinePgn")
+def _pages(pagination: etree._Element | None) -> str | None:
+    index = _index(pagination)
+    medline = _t(index, "MedlinePgn")
     if medline:
         return medline
-    start, end = _text(pagination, "StartPage"), _text(pagination, "EndPage")
-    if start and end:
-        return f"{start}-{end}"
-    return start
+    start, end = _t(index, "StartPage"), _t(index, "EndPage")
+    return f"{start}-{end}" if start and end else start
 
 
 def _ids(*lists: etree._Element | None) -> dict[str, str]:
     found: dict[str, str] = {}
     for id_list in lists:
-        if id_list is None:
-            continue
-        for ident in id_list.iterfind("ArticleId"):
+        for ident in _kids(id_list, "ArticleId"):
             kind = (ident.get("IdType") or "").lower()
             value = clean(ident.text)
             if kind and value:
@@ -341,7 +359,7 @@ def _ids(*lists: etree._Element | None) -> dict[str, str]:
 
 def _elocations(parent: etree._Element) -> dict[str, str]:
     found: dict[str, str] = {}
-    for loc in parent.iterfind("ELocationID"):
+    for loc in parent.iterchildren("ELocationID"):
         if loc.get("ValidYN", "Y") != "Y":
             continue
         kind = (loc.get("EIdType") or "").lower()
@@ -357,173 +375,171 @@ def _pmc(value: str | None) -> str | None:
     return value if value.upper().startswith("PMC") else f"PMC{value}"
 
 
-def _publication_types(parent: etree._Element, path: str) -> tuple[PublicationType, ...]:
-    return tuple(
-        PublicationType(name=name, ui=p.get("UI")) for p in parent.iterfind(path) if (name := clean(p.text))
-    )
+def _publication_types(items: Iterator[etree._Element]) -> tuple[PublicationType, ...]:
+    return tuple(PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
 
 
-def _yes(el: etree._Element) -> bool:
-    return el.get("MajorTopicYN") == "Y"
-
-
-def _mesh(citation: etree._Element) -> tuple[MeshHeading, ...]:
+def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
     out = []
-    for heading in citation.iterfind("MeshHeadingList/MeshHeading"):
-        descriptor = heading.find("DescriptorName")
+    for heading in _kids(heading_list, "MeshHeading"):
+        descriptor = None
+        qualifiers = []
+        for child in heading:
+            if child.tag == "DescriptorName" and descriptor is None:
+                descriptor = child
+            elif child.tag == "QualifierName" and (q_name := clean(child.text)):
+                qualifiers.append(
+                    MeshQualifier(name=q_name, ui=child.get("UI"), major=child.get("MajorTopicYN") == "Y")
+                )
         name = clean(descriptor.text) if descriptor is not None else ""
-        if descriptor is None or not name:
-            continue
-        qualifiers = tuple(
-            MeshQualifier(name=q_name, ui=q.get("UI"), major=_yes(q))
-            for q in heading.iterfind("QualifierName")
-            if (q_name := clean(q.text))
-        )
-        out.append(MeshHeading(name, ui=descriptor.get("UI"), major=_yes(descriptor), qualifiers=qualifiers))
+        if descriptor is not None and name:
+            major = descriptor.get("MajorTopicYN") == "Y"
+            out.append(MeshHeading(name, ui=descriptor.get("UI"), major=major, qualifiers=tuple(qualifiers)))
     return tuple(out)
 
 
-def _chemicals(citation: etree._Element) -> tuple[Chemical, ...]:
+def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
     out = []
-    for chem in citation.iterfind("ChemicalList/Chemical"):
-        substance = chem.find("NameOfSubstance")
+    for chem in _kids(chemical_list, "Chemical"):
+        index = _index(chem)
+        substance = index.get("NameOfSubstance")
         name = clean(substance.text) if substance is not None else ""
-        if substance is None or not name:
-            continue
-        registry = _text(chem, "RegistryNumber")
-        out.append(Chemical(name, ui=substance.get("UI"), registry_number=registry))
+        if substance is not None and name:
+            out.append(Chemical(name, ui=substance.get("UI"), registry_number=_t(index, "RegistryNumber")))
     return tuple(out)
 
 
 def _keywords(parent: etree._Element) -> tuple[str, ...]:
-    return tuple(k for k in (plain(e) for e in parent.iterfind("KeywordList/Keyword")) if k)
+    return tuple(
+        word
+        for keyword_list in parent.iterchildren("KeywordList")
+        for keyword in keyword_list.iterchildren("Keyword")
+        if (word := plain(keyword))
+    )
 
 
 def _languages(parent: etree._Element) -> tuple[str, ...]:
-    return tuple(v for v in (clean(e.text) for e in parent.iterfind("Language")) if v)
+    return tuple(v for e in parent.iterchildren("Language") if (v := clean(e.text)))
 
 
-def _grants(parent: etree._Element | None) -> tuple[Grant, ...]:
-    if parent is None:
-        return ()
+def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
     out = []
-    for grant in parent.iterfind("GrantList/Grant"):
-        item = Grant(
-            grant_id=_text(grant, "GrantID"), agency=_text(grant, "Agency"), country=_text(grant, "Country")
-        )
+    for grant in _kids(grant_list, "Grant"):
+        index = _index(grant)
+        item = Grant(grant_id=_t(index, "GrantID"), agency=_t(index, "Agency"), country=_t(index, "Country"))
         if item.grant_id or item.agency:
             out.append(item)
     return tuple(out)
 
 
 def _comments(citation: etree._Element) -> tuple[CommentCorrection, ...]:
-    return tuple(
-        CommentCorrection(
-            ref_type=c.get("RefType", ""),
-            pmid=_text(c, "PMID"),
-            source=_text(c, "RefSource"),
-        )
-        for c in citation.iterfind("CommentsCorrectionsList/CommentsCorrections")
-        if c.get("RefType")
-    )
+    out = []
+    for block in citation.iterchildren("CommentsCorrectionsList"):
+        for comment in block.iterchildren("CommentsCorrections"):
+            ref_type = comment.get("RefType")
+            if not ref_type:
+                continue
+            pmid = source = None
+            for child in comment:
+                if child.tag == "PMID" and pmid is None:
+                    pmid = clean(child.text) or None
+                elif child.tag == "RefSource" and source is None:
+                    source = clean(child.text) or None
+            out.append(CommentCorrection(ref_type=ref_type, pmid=pmid, source=source))
+    return tuple(out)
 
 
-def _title(article: etree._Element | None, pmid: str, *fallbacks: etree._Element | None) -> tuple[str, str]:
-    text, html = render(article.find("ArticleTitle") if article is not None else None)
-    for fallback in fallbacks:
+def _title(pmid: str, *candidates: etree._Element | None) -> tuple[str, str]:
+    """The first non-empty of ArticleTitle, VernacularTitle (and BookTitle for books)."""
+    for candidate in candidates:
+        text, html = render(candidate)
         if text:
-            break
-        text, html = render(fallback)
-    if not text:
-        raise _Unusable(f"PMID {pmid} has no title; skipped")
-    return text, html
+            return text, html
+    raise _Unusable(f"PMID {pmid} has no title; skipped")
 
 
 def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid: str) -> Article:
-    article = citation.find("Article")
+    cit = _index(citation)
+    article = cit.get("Article")
     if article is None:
         raise _Unusable(f"PMID {pmid} has no Article element; skipped")
-    vernacular = article.find("VernacularTitle")
-    title, title_html = _title(article, pmid, vernacular)
-    journal_el = article.find("Journal")
-    issue = journal_el.find("JournalIssue") if journal_el is not None else None
-    abstract = article.find("Abstract")
-    ids = _ids(pubmed_data.find("ArticleIdList") if pubmed_data is not None else None)
+    art = _index(article)
+    vernacular = art.get("VernacularTitle")
+    title, title_html = _title(pmid, art.get("ArticleTitle"), vernacular)
+    journal = _index(art.get("Journal"))
+    issue = _index(journal.get("JournalIssue"))
+    abstract = art.get("Abstract")
+    ids = _ids(_index(pubmed_data).get("ArticleIdList"))
     locations = _elocations(article)
     return Article(
         pmid=pmid,
-        version=_version(citation.find("PMID")),
+        version=_version(cit.get("PMID")),
         title=title,
         title_html=title_html,
         vernacular_title=plain(vernacular) or None,
         abstract=_sections(abstract),
         other_abstracts=_other_abstracts(citation),
-        copyright=_text(abstract, "CopyrightInformation"),
-        authors=_authors(article.find("AuthorList")),
+        copyright=_t(_index(abstract), "CopyrightInformation"),
+        authors=_authors(art.get("AuthorList")),
         journal=Journal(
-            title=_text(journal_el, "Title"),
-            iso_abbreviation=_text(journal_el, "ISOAbbreviation"),
-            issn=_text(journal_el, "ISSN"),
-            volume=_text(issue, "Volume"),
-            issue=_text(issue, "Issue"),
-            pages=_pages(article),
+            title=_t(journal, "Title"),
+            iso_abbreviation=_t(journal, "ISOAbbreviation"),
+            issn=_t(journal, "ISSN"),
+            volume=_t(issue, "Volume"),
+            issue=_t(issue, "Issue"),
+            pages=_pages(art.get("Pagination")),
         ),
-        pub_date=_pub_date(issue.find("PubDate") if issue is not None else None),
-        article_date=_iso(article.find("ArticleDate")),
-        date_revised=_iso(citation.find("DateRevised")),
+        pub_date=_pub_date(issue.get("PubDate")),
+        article_date=_iso(art.get("ArticleDate")),
+        date_revised=_iso(cit.get("DateRevised")),
         doi=ids.get("doi") or locations.get("doi"),
         pmc=_pmc(ids.get("pmc")),
         pii=ids.get("pii") or locations.get("pii"),
-        publication_types=_publication_types(article, "PublicationTypeList/PublicationType"),
-        mesh=_mesh(citation),
-        chemicals=_chemicals(citation),
+        publication_types=_publication_types(_kids(art.get("PublicationTypeList"), "PublicationType")),
+        mesh=_mesh(cit.get("MeshHeadingList")),
+        chemicals=_chemicals(cit.get("ChemicalList")),
         keywords=_keywords(citation),
         languages=_languages(article),
-        grants=_grants(article),
+        grants=_grants(art.get("GrantList")),
         status=citation.get("Status"),
         comments_corrections=_comments(citation),
     )
 
 
 def _book(elem: etree._Element, doc: etree._Element, pmid: str) -> Article:
-    book = doc.find("Book")
-    book_title = book.find("BookTitle") if book is not None else None
-    title, title_html = _title(doc, pmid, doc.find("VernacularTitle"), book_title)
+    index = _index(doc)
+    book_el = index.get("Book")
+    book = _index(book_el)
+    book_title = book.get("BookTitle")
+    vernacular = index.get("VernacularTitle")
+    title, title_html = _title(pmid, index.get("ArticleTitle"), vernacular, book_title)
     # Editors edit the book; they did not write this chapter.
-    authors = next(
-        (lst for lst in doc.iterfind("AuthorList") if lst.get("Type", "authors") != "editors"), None
-    )
-    if authors is None and book is not None:
-        authors = next(
-            (lst for lst in book.iterfind("AuthorList") if lst.get("Type", "authors") != "editors"), None
-        )
-    abstract = doc.find("Abstract")
-    book_data = elem.find("PubmedBookData")
-    ids = _ids(doc.find("ArticleIdList"), book_data.find("ArticleIdList") if book_data is not None else None)
+    author_lists = [*_kids(doc, "AuthorList"), *_kids(book_el, "AuthorList")]
+    authors = next((lst for lst in author_lists if lst.get("Type", "authors") != "editors"), None)
+    abstract = index.get("Abstract")
+    ids = _ids(index.get("ArticleIdList"), _index(_index(elem).get("PubmedBookData")).get("ArticleIdList"))
     locations = _elocations(doc)
     return Article(
         pmid=pmid,
-        version=_version(doc.find("PMID")),
+        version=_version(index.get("PMID")),
         title=title,
         title_html=title_html,
-        vernacular_title=plain(doc.find("VernacularTitle")) or None,
+        vernacular_title=plain(vernacular) or None,
         abstract=_sections(abstract),
-        copyright=_text(abstract, "CopyrightInformation"),
+        copyright=_t(_index(abstract), "CopyrightInformation"),
         authors=_authors(authors),
         journal=Journal(
-            title=plain(book_title) or None,
-            volume=_text(book, "Volume"),
-            pages=_pages(doc),
+            title=plain(book_title) or None, volume=_t(book, "Volume"), pages=_pages(index.get("Pagination"))
         ),
-        pub_date=_pub_date(book.find("PubDate") if book is not None else None),
-        article_date=_iso(doc.find("ContributionDate")),
-        date_revised=_iso(doc.find("DateRevised")),
+        pub_date=_pub_date(book.get("PubDate")),
+        article_date=_iso(index.get("ContributionDate")),
+        date_revised=_iso(index.get("DateRevised")),
         doi=ids.get("doi") or locations.get("doi"),
         pmc=_pmc(ids.get("pmc")),
         pii=ids.get("pii") or locations.get("pii"),
-        publication_types=_publication_types(doc, "PublicationType"),
+        publication_types=_publication_types(doc.iterchildren("PublicationType")),
         keywords=_keywords(doc),
         languages=_languages(doc),
-        grants=_grants(doc),
+        grants=_grants(index.get("GrantList")),
         is_book=True,
     )

@@ -17,7 +17,7 @@ come out of one walk over the element:
 from __future__ import annotations
 
 import re
-from html import escape
+from html import escape as _html_escape
 
 from lxml import etree
 
@@ -26,6 +26,12 @@ _SCRIPT_TAGS = frozenset({"sup", "sub"})
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
 _WS = re.compile(r"\s+")
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def escape(value: str) -> str:
+    """html.escape, skipped for the common string with nothing to escape."""
+    return _html_escape(value) if _SPECIAL.search(value) else value
 
 
 def _local(tag: object) -> str:
@@ -41,7 +47,12 @@ def _ends_script(value: str) -> bool:
 
 def clean(value: str | None) -> str:
     """Whitespace collapsed to single spaces, edges stripped."""
-    return _WS.sub(" ", value).strip() if value else ""
+    if not value:
+        return ""
+    # Fast path (most values): no tab/newline/NBSP-like character and no double space to collapse.
+    if value.isprintable() and "  " not in value:
+        return value.strip()
+    return _WS.sub(" ", value).strip()
 
 
 def _walk(el: etree._Element, text: list[str], html: list[str], keep_tags: bool) -> None:
