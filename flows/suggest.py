@@ -297,7 +297,7 @@ class _Evidence:
             for r_name in sorted(rule.names & self.pub_types)
         ]
         if self.animals:
-            found.append(self.mesh_reason("Animals" if not self.humans else "Animals and Humans"))
+            found.append(self.mesh_reason("Animals and Humans" if self.humans else "Animals, no Humans"))
         found += [self.mesh_reason(n) for n in sorted(self.mesh & self.rules.mesh.lab)]
         found += [self.hit_reason(h) for h in self.hits if h.cue.kind in ("animal", "in_vitro")]
         return found

@@ -153,6 +153,19 @@ def test_review_titled_systematic_review_is_a_systematic_review(records: dict[st
     assert s.reasons == ("Publication type: Review", "title: 'systematic review'")
 
 
+def test_review_citing_a_meta_analysis_stays_a_narrative_review() -> None:
+    s = suggest(
+        made("Vitamin K and bone", "A meta-analysis showed fewer fractures. We review it.", pts=("Review",))
+    )
+    assert (s.level, s.reasons) == ("narrative_review", ("Publication type: Review",))
+
+
+def test_video_medium_says_nothing_about_design(records: dict[str, Article]) -> None:
+    article = records["24430799"]  # a methods video (JoVE) on cultured macrophages
+    assert "Video-Audio Media" in article.publication_type_names
+    assert suggest(article).level == "in_vitro"
+
+
 def test_erratum_notice_outranks_the_design_it_corrects() -> None:
     s = suggest(made("Correction", pts=("Published Erratum", "Randomized Controlled Trial")))
     assert s.level == "other"
