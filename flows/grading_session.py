@@ -25,7 +25,7 @@ from flows.curators import Curator, load_curators, require_curator
 from flows.errors import InputError
 from flows.grade_model import GradeEvent
 from flows.grades_file import append_event, now_timestamp, read_events
-from flows.grading import queue, standing_grades, visible_grades
+from flows.grading import conflicts, queue, standing_grades, visible_grades
 from flows.ladder import Ladder, load_ladder
 from flows.records import Article
 
@@ -198,7 +198,15 @@ class GradingSession:
         studies: ClaimStudies,
         term: Terminal,
         clock: Callable[[], str] = now_timestamp,
+        adjudicate: bool = False,
     ) -> None:
+        if adjudicate and not curator.is_adjudicator:
+            raise InputError(
+                f"curator '{curator.id}' is a {curator.role}, not an adjudicator; only adjudicators "
+                f"(role: adjudicator in {project.dir / 'curators.yaml'}) settle conflicts"
+            )
+        # Adjudicating walks the claim's open conflicts and records decisions that are final.
+        self.kind: Any = "adjudication" if adjudicate else "grade"
         self.project = project
         self.claim = claim
         self.curator = curator
@@ -249,7 +257,7 @@ class GradingSession:
         lines = [
             "",
             "─" * min(self.term.width, 88),
-            f"{self.claim.id} [{position}] · PMID {pmid} · {len(todo)} left for {self.curator.id}",
+            f"{self.claim.id} [{position}] · PMID {pmid} · {len(todo)} {self._left_text()}",
             f"Claim: {clean_text(self.claim.text)}",
             "",
         ]
@@ -330,7 +338,8 @@ class GradingSession:
         direction = self._ask_direction()
         if direction is None:
             return False
-        self._save(GradeEvent(**self._base(pmid), relevance="include", level=level, direction=direction))
+        self._save(GradeEvent(**self._base(pmid), relevance="include", level=level, direction=direction,
+                              kind=self.kind))
         return True
 
     def _exclude(self, pmid: str) -> bool:
@@ -355,7 +364,7 @@ class GradingSession:
                 self.term.write("Cancelled: no note given.\n")
                 return False
             base["note"] = note
-        self._save(GradeEvent(**base, relevance="exclude", exclude_reason=reason))
+        self._save(GradeEvent(**base, relevance="exclude", exclude_reason=reason, kind=self.kind))
         return True
 
     def _note(self, pmid: str) -> None:
@@ -382,13 +391,20 @@ class GradingSession:
         self.term.write("Retracted your grade; the study is back on your queue.\n")
 
     # -- the loop ------------------------------------------------------------------------------
+    def _left_text(self) -> str:
+        return "conflict(s) open" if self.kind == "adjudication" else f"left for {self.curator.id}"
+
+    def _todo(self) -> list[str]:
+        if self.kind == "adjudication":
+            return conflicts(self.project, self.events, self.claim.id, self.pmids)
+        return queue(self.project, self.events, self.claim.id, self.curator.id, self.pmids)
+
     def run(self) -> SessionResult:
         level_keys = {c.key: c.id for c in self.ladder.levels if c.key}
         target: str | None = None
         while True:
             self.events = read_events(self.project.dir)
-            todo = [p for p in queue(self.project, self.events, self.claim.id, self.curator.id, self.pmids)
-                    if p not in self.result.skipped]
+            todo = [p for p in self._todo() if p not in self.result.skipped]
             pmid = target or (todo[0] if todo else None)
             if pmid is None:
                 self.result.remaining = len(todo) + len(self.result.skipped)
@@ -405,8 +421,8 @@ class GradingSession:
                 if key in ("q", _CTRL_D):
                     self.result.remaining = len(todo)
                     self.result.quit_early = True
-                    self.term.write(f"Saved {self.result.saved} this session; {len(todo)} left for "
-                                    f"{self.curator.id} on {self.claim.id}. Bye.\n")
+                    self.term.write(f"Saved {self.result.saved} this session; {len(todo)} "
+                                    f"{self._left_text()} on {self.claim.id}. Bye.\n")
                     return self.result
                 if key in level_keys:
                     done = self._include(pmid, level_keys[key])
@@ -452,9 +468,16 @@ class GradingSession:
 
 
 def run_grading(
-    project: Project, claim_id: str, curator_id: str, db_path: Path, term: Terminal | None = None
+    project: Project,
+    claim_id: str,
+    curator_id: str,
+    db_path: Path,
+    term: Terminal | None = None,
+    *,
+    adjudicate: bool = False,
 ) -> SessionResult:
     claim = project.claim(claim_id)
     curator = require_curator(load_curators(project.dir), curator_id, project.dir)
     studies = load_studies(db_path, project.name, [claim.id])
-    return GradingSession(project, claim, curator, studies, term or StdTerminal()).run()
+    session = GradingSession(project, claim, curator, studies, term or StdTerminal(), adjudicate=adjudicate)
+    return session.run()

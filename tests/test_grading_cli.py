@@ -167,11 +167,11 @@ def test_agreement_repair_and_load(
     assert run_cli(capsys, "agreement", str(folder)).code == 0
 
 
-def _spawn(folder: Path, db: Path, curator: str) -> pexpect.spawn:
+def _spawn(folder: Path, db: Path, curator: str, *extra: str) -> pexpect.spawn:
     env = {**os.environ, "LITGRADE_DB": str(db), "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
-        str(LITGRADE), ["grade", str(folder), "--claim", CLAIM, "--curator", curator],
+        str(LITGRADE), ["grade", str(folder), "--claim", CLAIM, "--curator", curator, *extra],
         env=env, encoding="utf-8", timeout=20, dimensions=(40, 100),
     )
 
@@ -244,3 +244,34 @@ def test_interactive_session_refuses_undeclared_curator_in_one_line(
     assert child.exitstatus == 2
     assert "litgrade: curator 'mallory' is not declared" in child.before
     assert "Traceback" not in child.before
+
+
+def test_adjudicator_settles_a_conflict_in_the_pty(graded_project: tuple[Path, list[Article]], tmp_db: Path) -> None:
+    from flows.claims import load_project
+    from flows.grading import final_grades
+
+    folder, _ = graded_project
+    pmid = "28620475"
+    append_event(folder, ev("alice", pmid, level="rct", direction="supports"))
+    append_event(folder, ev("bob", pmid, level="rct", direction="no_effect", minute=1))
+    append_event(folder, ev("bob", "15514282", minute=2))  # partial: not a conflict
+    child = _spawn(folder, tmp_db, "carol", "--adjudicate")
+    child.expect(r"PMID 28620475 · 1 conflict\(s\) open")
+    child.expect("Graded by alice: include · Randomised controlled trial · Supports")
+    child.expect("Graded by bob: include · Randomised controlled trial · No effect")
+    child.expect("quit")
+    child.send("5")
+    child.expect("Direction:")
+    child.send("m")
+    child.expect("Saved: adjudicated: include · Randomised controlled trial · Mixed")
+    child.expect("Nothing left to grade")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    [final] = final_grades(load_project(folder), read_events(folder))
+    assert (final.pmid, final.direction, final.decided_by) == (pmid, "mixed", "adjudication")
+
+    refused = _spawn(folder, tmp_db, "bob", "--adjudicate")
+    refused.expect(pexpect.EOF)
+    refused.close()
+    assert refused.exitstatus == 2 and "'bob' is a curator, not an adjudicator" in refused.before

@@ -29,11 +29,16 @@ def grade(
     project: ProjectArg,
     claim: Annotated[str, typer.Option("--claim", help="The claim id whose studies you grade.")],
     curator: CuratorOpt,
+    adjudicate: Annotated[
+        bool,
+        typer.Option("--adjudicate", help="Adjudicators: walk the claim's open conflicts instead."),
+    ] = False,
 ) -> None:
     """Grade a claim's studies one key at a time; every grade is saved the moment you give it.
 
     Keys: 1-9 level (then s/c/n/m/u direction), a accept the suggested level, x exclude (then a reason),
-    space skip, b back, t note, r retract your grade, q quit.
+    space skip, b back, t note, r retract your grade, q quit. With two reviewers you see the other
+    curator's grade of a study only after you have graded it.
 
     Example: litgrade grade k2-muscle --claim k2-leg-cramps --curator alice
     """
@@ -41,7 +46,7 @@ def grade(
     from flows.grading_session import run_grading
 
     proj = load_project(project)
-    run_grading(proj, claim, curator, config.db_path())
+    run_grading(proj, claim, curator, config.db_path(), adjudicate=adjudicate)
 
 
 def grades_set(
