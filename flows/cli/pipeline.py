@@ -52,7 +52,12 @@ def refresh(
     )
 
 
-def report(project: ProjectArg = "k2-muscle") -> None:
+def report(
+    project: ProjectArg = "k2-muscle",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of reports/<project>/.")
+    ] = None,
+) -> None:
     """Write each claim's evidence report and the article scorecard under reports/<project>/.
 
     Example: litgrade report k2-muscle
@@ -61,7 +66,7 @@ def report(project: ProjectArg = "k2-muscle") -> None:
     from flows.report import write_project_reports
 
     proj = load_project(project)
-    out_dir = config.REPO_ROOT / "reports" / proj.name
+    out_dir = out or config.REPO_ROOT / "reports" / proj.name
     summary = write_project_reports(proj, config.db_path(), out_dir)
     for line in summary.lines():
         typer.echo(line)
