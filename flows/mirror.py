@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
+import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow as pa
 
 from flows.errors import InputError, LitgradeError, StoreBusyError
 from flows.pubmed_query import (
@@ -105,6 +111,57 @@ def _check_paths(paths: Sequence[Path]) -> list[Path]:
     return checked
 
 
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A chunk of a file's records, ready for one bulk upsert (built where the file is parsed)."""
+
+    table: pa.Table
+    records: int  # records read, duplicates included
+    newest: dt.date | None
+
+
+_Step = _Rows | DeletedCitations | ParseProblem
+
+
+def _newest(current: dt.date | None, article: Article) -> dt.date | None:
+    for value in (article.date_revised, article.article_date):
+        day = mirror_db.iso_date(value)
+        if day is not None and (current is None or day > current):
+            current = day
+    return current
+
+
+def _file_steps(path: Path) -> Iterator[_Step]:
+    """Parse a file into what the mirror must apply, in file order (the CPU-heavy half of ingest)."""
+    from flows.pubmed import parse
+
+    pending: list[dict[str, object]] = []
+    newest: dt.date | None = None
+
+    def chunk() -> _Rows:
+        rows = _Rows(mirror_db.rows_table(pending), len(pending), newest)
+        pending.clear()
+        return rows
+
+    for event in parse(path):  # plain or gzip: the parser sniffs the magic bytes
+        if isinstance(event, Article):
+            pending.append(mirror_db.article_row(event))
+            newest = _newest(newest, event)
+            if len(pending) >= CHUNK_RECORDS:
+                yield chunk()
+        else:
+            if pending and isinstance(event, DeletedCitations):
+                yield chunk()  # deletions apply after everything before them, before anything after
+            yield event
+    if pending:
+        yield chunk()
+
+
+def _prepare_file(path: Path) -> list[_Step]:
+    """A whole file's steps, for a worker process (memory: the file's rows, a few hundred MB at most)."""
+    return list(_file_steps(path))
+
+
 @dataclass
 class _FileState:
     path: Path
@@ -118,6 +175,21 @@ class _FileState:
     deletions_applied: int = 0
     problems: list[ParseProblem] = field(default_factory=list)
     newest: dt.date | None = None
+
+    def apply(self, con: mirror_db.Connection, step: _Step) -> None:
+        if isinstance(step, _Rows):
+            counts = mirror_db.upsert_table(con, step.table)
+            self.records += step.records
+            self.new += counts.new
+            self.replaced += counts.replaced
+            self.older_ignored += counts.older_ignored
+            if step.newest and (self.newest is None or step.newest > self.newest):
+                self.newest = step.newest
+        elif isinstance(step, DeletedCitations):
+            self.deletions_requested += len(step.pmids)
+            self.deletions_applied += mirror_db.delete_pmids(con, step.pmids)
+        else:
+            self.problems.append(step)
 
     def result(self) -> FileIngest:
         return FileIngest(
@@ -134,91 +206,104 @@ class _FileState:
         )
 
 
-def _newest(current: dt.date | None, article: Article) -> dt.date | None:
-    for value in (article.date_revised, article.article_date):
-        day = mirror_db.iso_date(value)
-        if day is not None and (current is None or day > current):
-            current = day
-    return current
-
-
-def _ingest_one(con: mirror_db.Connection, state: _FileState, progress: ProgressCallback | None) -> None:
-    from flows.pubmed import parse
-
-    pending: list[dict[str, object]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        counts = mirror_db.upsert_rows(con, pending)
-        state.new += counts.new
-        state.replaced += counts.replaced
-        state.older_ignored += counts.older_ignored
-        pending.clear()
-        if progress:
-            progress(IngestProgress(str(state.path), state.records, time.monotonic() - state.started))
-
-    for event in parse(state.path):  # plain or gzip: the parser sniffs the magic bytes
-        if isinstance(event, Article):
-            pending.append(mirror_db.article_row(event))
-            state.records += 1
-            state.newest = _newest(state.newest, event)
-            if len(pending) >= CHUNK_RECORDS:
-                flush()
-        elif isinstance(event, DeletedCitations):
-            flush()  # deletions apply after everything earlier in the file, before anything later
-            state.deletions_requested += len(event.pmids)
-            state.deletions_applied += mirror_db.delete_pmids(con, event.pmids)
-        else:
-            state.problems.append(event)
-    flush()
-
-
 def ingest_files(
     paths: Sequence[Path | str],
     mirror_path: Path,
     *,
     progress: ProgressCallback | None = None,
     force: bool = False,
+    workers: int = 1,
 ) -> IngestSummary:
     """Load PubMed XML files into the mirror in the given order (see module docs).
 
-    `force` re-applies files whose checksum was already ingested.
+    `force` re-applies files whose checksum was already ingested. `workers` > 1 parses that many
+    files at once in worker processes (files are still applied strictly in order); worth it for
+    many baseline/update files, pointless for one.
     """
     files = _check_paths([Path(p) for p in paths])
+    mirror_path = Path(mirror_path)
     started = time.monotonic()
+    with mirror_db.open_mirror(mirror_path) as con:
+        shas = [_sha256(path) for path in files]
+        seen: set[str] = set()
+        todo: list[tuple[Path, str]] = []
+        skipped: dict[int, FileIngest] = {}
+        for n, (path, sha) in enumerate(zip(files, shas, strict=True)):
+            if not force and (sha in seen or mirror_db.file_ingested(con, sha)):
+                skipped[n] = FileIngest(path=str(path), sha256=sha, skipped=True)
+            else:
+                todo.append((path, sha))
+            seen.add(sha)
     done: list[FileIngest] = []
-    for path in files:
-        sha = _sha256(path)
+    for path, sha, steps in _prepared(todo, workers):
+        state = _FileState(path=path, sha256=sha, started=time.monotonic())
         # One connection per file: a search waiting on the lock gets its turn between files.
-        with mirror_db.open_mirror(Path(mirror_path)) as con:
-            if not force and mirror_db.file_ingested(con, sha):
-                done.append(FileIngest(path=str(path), sha256=sha, skipped=True))
-                continue
-            done.append(_ingest_file(con, path, sha, progress, kept=len(done)))
-    with mirror_db.open_mirror(Path(mirror_path)) as con:
-        info = mirror_db.mirror_info(con, Path(mirror_path))
+        with mirror_db.open_mirror(mirror_path) as con:
+            _apply_file(con, state, steps, progress, kept=len(done))
+        done.append(state.result())
+    results = iter(done)
+    ordered = [skipped[n] if n in skipped else next(results) for n in range(len(files))]
+    with mirror_db.open_mirror(mirror_path) as con:
+        info = mirror_db.mirror_info(con, mirror_path)
     return IngestSummary(
-        files=tuple(done),
+        files=tuple(ordered),
         seconds=time.monotonic() - started,
         mirror_records=info.records,
         snapshot_date=info.snapshot_date,
     )
 
 
-def _ingest_file(
-    con: mirror_db.Connection, path: Path, sha: str, progress: ProgressCallback | None, *, kept: int
-) -> FileIngest:
+_Prepared = Iterator[tuple[Path, str, Iterator[_Step]]]
+
+
+def _prepared(todo: list[tuple[Path, str]], workers: int) -> _Prepared:
+    """Each file's steps in file order: parsed lazily here, or ahead of time by worker processes."""
+    if workers <= 1 or len(todo) <= 1:
+        for path, sha in todo:
+            yield path, sha, _file_steps(path)
+        return
+    # spawn, not fork: the parent holds DuckDB and its threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        ahead: deque[tuple[Path, str, Future[list[_Step]]]] = deque()
+        queue = iter(todo)
+        try:
+            for path, sha in itertools.islice(queue, workers + 1):
+                ahead.append((path, sha, pool.submit(_prepare_file, path)))
+            while ahead:
+                path, sha, future = ahead.popleft()
+                yield path, sha, _future_steps(future)
+                for nxt_path, nxt_sha in itertools.islice(queue, 1):
+                    ahead.append((nxt_path, nxt_sha, pool.submit(_prepare_file, nxt_path)))
+        finally:
+            for _, _, future in ahead:
+                future.cancel()
+
+
+def _future_steps(future: Future[list[_Step]]) -> Iterator[_Step]:
+    yield from future.result()  # a worker's exception surfaces here, inside the file's transaction
+
+
+def _apply_file(
+    con: mirror_db.Connection,
+    state: _FileState,
+    steps: Iterator[_Step],
+    progress: ProgressCallback | None,
+    *,
+    kept: int,
+) -> None:
     """One file in one transaction: all of it or none of it."""
-    state = _FileState(path=path, sha256=sha, started=time.monotonic())
     con.execute("BEGIN TRANSACTION")
     try:
-        _ingest_one(con, state, progress)
+        for step in steps:
+            state.apply(con, step)
+            if progress and isinstance(step, _Rows):
+                progress(IngestProgress(str(state.path), state.records, time.monotonic() - state.started))
         mirror_db.record_file(
             con,
-            sha256=sha,
-            name=path.name,
-            size_bytes=path.stat().st_size,
+            sha256=state.sha256,
+            name=state.path.name,
+            size_bytes=state.path.stat().st_size,
             records=state.records,
             deletions=state.deletions_applied,
             problems=len(state.problems),
@@ -229,10 +314,9 @@ def _ingest_file(
         con.execute("ROLLBACK")
         if isinstance(exc, StoreBusyError) or not isinstance(exc, LitgradeError | OSError | ValueError):
             raise
-        where = "" if str(path) in str(exc) else f"{path}: "
+        where = "" if str(state.path) in str(exc) else f"{state.path}: "
         before = f"; the {kept} file(s) before it were kept" if kept else ""
         raise InputError(f"{where}{exc} (nothing from this file was loaded{before})") from exc
-    return state.result()
 
 
 def mirror_status(mirror_path: Path) -> mirror_db.MirrorInfo:

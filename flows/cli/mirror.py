@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +24,8 @@ mirror_app = typer.Typer(
     no_args_is_help=True,
 )
 
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+
 MirrorOption = Annotated[
     Path | None,
     typer.Option("--mirror", help="Mirror file to use instead of LITGRADE_MIRROR.", show_default=False),
@@ -42,6 +45,14 @@ def ingest(
     force: Annotated[
         bool, typer.Option("--force", help="Re-apply files already ingested (same checksum).")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Parse this many files at once in worker processes (files still apply in order).",
+        ),
+    ] = DEFAULT_WORKERS,
 ) -> None:
     """Load PubMed XML files into the mirror: newer copies replace older ones, DeleteCitation removes.
 
@@ -52,7 +63,7 @@ def ingest(
 
       litgrade mirror ingest pubmed26n0001.xml.gz pubmed26n0002.xml.gz
 
-      litgrade mirror ingest --mirror /data/pubmed.duckdb updates/*.xml.gz
+      litgrade mirror ingest --mirror /data/pubmed.duckdb --workers 4 updates/*.xml.gz
     """
     from flows.mirror import ingest_files
 
@@ -67,7 +78,7 @@ def ingest(
 
     path = _mirror_path(mirror)
     try:
-        summary = ingest_files(files, path, progress=progress, force=force)
+        summary = ingest_files(files, path, progress=progress, force=force, workers=workers)
     finally:
         if tty:
             sys.stderr.write("\r\x1b[2K")

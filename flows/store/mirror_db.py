@@ -252,17 +252,20 @@ class UpsertCounts:
 _UPDATE_SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "pmid")
 
 
-def upsert_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, object]]) -> UpsertCounts:
-    """Insert or replace rows in one bulk statement; later rows win over earlier ones with the same
-    PMID unless their version is lower."""
+def rows_table(rows: Sequence[dict[str, object]]) -> pa.Table:
+    """Rows as one Arrow table with unique PMIDs: a later row replaces an earlier one with the same
+    PMID unless its version is lower."""
     latest: dict[object, dict[str, object]] = {}
     for row in rows:
         kept = latest.get(row["pmid"])
         if kept is None or int(row["version"]) >= int(kept["version"]):  # type: ignore[call-overload]
             latest[row["pmid"]] = row
-    if not latest:
-        return UpsertCounts()
-    return upsert_table(con, pa.Table.from_pylist(list(latest.values()), schema=ARROW_SCHEMA))
+    return pa.Table.from_pylist(list(latest.values()), schema=ARROW_SCHEMA)
+
+
+def upsert_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, object]]) -> UpsertCounts:
+    """Insert or replace rows in one bulk statement (see `rows_table` for duplicates)."""
+    return upsert_table(con, rows_table(rows)) if rows else UpsertCounts()
 
 
 def upsert_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCounts:
