@@ -176,6 +176,13 @@ def report(name: str, items: list[tuple[Article, str]], levels: list[str]) -> di
         f"{right_answered / max(len(answered), 1):.1%}"
     )
     print(f"rct suggested for an animal/in-vitro record: {len(rct_on_lab)} {rct_on_lab or ''}")
+    bands = [("confidence >= 0.7", 0.7, 1.01), ("0.5-0.7", 0.5, 0.7), ("< 0.5 (not unclear)", 0.01, 0.5)]
+    shown = []
+    for label, low, high in bands:
+        band = [(t, sg) for t, sg, _ in judged if low <= sg.confidence < high]
+        if band:
+            shown.append(f"{label}: {sum(sg.level == t for t, sg in band)}/{len(band)} right")
+    print("by confidence: " + "; ".join(shown))
     print(f"speed: {n / elapsed:,.0f} records/s ({elapsed * 1000:.1f} ms)")
     print(confusion(((t, s.level) for t, s, _ in judged), levels))
     wrong = [(a.pmid, t, s.level) for t, s, a in judged if s.level not in (t, UNCLEAR)]
