@@ -1,0 +1,80 @@
+"""One pace for the whole process: a thread-safe sliding-window limiter for requests to NCBI.
+
+NCBI counts requests in any 1-second window (3 without an API key, 10 with one) and answers the
+excess with HTTP 429. The limiter hands out *start slots*: a caller reserves the next free slot under
+a lock, then sleeps outside it and sends, so threads pipeline requests — a slow answer never holds
+back the next request. Slots are spaced so that no `window` seconds contain more than `rate` starts;
+`window` is a little over a second so that network jitter between our clock and NCBI's cannot make
+two starts a full window apart look closer on their side.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+DEFAULT_MARGIN = 0.06  # seconds added to the 1-second window (≈ 94 % of the ceiling at 3/s)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin: float = DEFAULT_MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate = rate
+        # A fractional rate (e.g. 2.5/s) becomes "1 start per 1/rate seconds"; whole rates keep the
+        # burst of `rate` starts per window that NCBI allows.
+        self._burst = int(rate) if float(rate).is_integer() else 1
+        self._window = (self._burst / rate) + margin
+        self._starts: deque[float] = deque(maxlen=self._burst)
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self.waited = 0.0  # total seconds callers spent waiting (for stats)
+
+    def reserve(self) -> float:
+        """Reserve the next start slot; returns its time on the limiter's clock (no sleeping)."""
+        with self._lock:
+            now = self._clock()
+            slot = now
+            if len(self._starts) == self._burst:
+                slot = max(now, self._starts[0] + self._window)
+            if self._starts:
+                slot = max(slot, self._starts[-1])  # slots never go backwards
+            self._starts.append(slot)
+            return slot
+
+    def acquire(self) -> float:
+        """Block until this caller may start a request; returns the seconds waited."""
+        slot = self.reserve()
+        wait = slot - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+            with self._lock:
+                self.waited += wait
+            return wait
+        return 0.0
+
+
+_shared: dict[float, RateLimiter] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(rate: float) -> RateLimiter:
+    """The process-wide limiter for `rate` requests/s: every client and thread at that pace shares it.
+
+    A process reads its NCBI settings once, so in practice there is exactly one.
+    """
+    with _shared_lock:
+        limiter = _shared.get(rate)
+        if limiter is None:
+            limiter = _shared[rate] = RateLimiter(rate)
+        return limiter
