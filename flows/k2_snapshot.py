@@ -130,23 +130,27 @@ def _date(parent: etree._Element, tag: str, year: int, *, month_day: bool) -> No
         _sub(element, "Day", "01")
 
 
-def _mesh_heading(parent: etree._Element, term: str) -> None:
-    """'Inflammation / drug therapy*' → descriptor + qualifier; a trailing * marks a major topic."""
-    descriptor, *qualifiers = (part.strip() for part in term.split("/"))
-    heading = _sub(parent, "MeshHeading")
-    _sub(
-        heading,
-        "DescriptorName",
-        descriptor.rstrip(_MAJOR),
-        MajorTopicYN="Y" if descriptor.endswith(_MAJOR) else "N",
-    )
-    for qualifier in qualifiers:
-        _sub(
-            heading,
-            "QualifierName",
-            qualifier.rstrip(_MAJOR),
-            MajorTopicYN="Y" if qualifier.endswith(_MAJOR) else "N",
-        )
+def _split_major(name: str) -> tuple[str, str]:
+    name = name.strip()
+    return name.rstrip(_MAJOR).strip(), "Y" if name.endswith(_MAJOR) else "N"
+
+
+def _mesh_headings(parent: etree._Element, terms: Sequence[str]) -> None:
+    """'Inflammation / drug therapy*' lines → one MeshHeading per descriptor, its qualifiers grouped
+    under it as PubMed does; a trailing * marks a major topic."""
+    headings: dict[str, etree._Element] = {}
+    for term in terms:
+        descriptor, *qualifiers = term.split("/")
+        name, major = _split_major(descriptor)
+        heading = headings.get(name)
+        if heading is None:
+            heading = headings[name] = _sub(parent, "MeshHeading")
+            _sub(heading, "DescriptorName", name, MajorTopicYN=major)
+        elif major == "Y":
+            heading[0].set("MajorTopicYN", "Y")
+        for qualifier in qualifiers:
+            q_name, q_major = _split_major(qualifier)
+            _sub(heading, "QualifierName", q_name, MajorTopicYN=q_major)
 
 
 def _publication_types(record: CorpusRecord) -> tuple[str, ...]:
@@ -188,9 +192,7 @@ def record_element(record: CorpusRecord) -> etree._Element:
     info = _sub(citation, "MedlineJournalInfo")
     _sub(info, "MedlineTA", record.journal)
     if record.mesh_terms:
-        mesh_list = _sub(citation, "MeshHeadingList")
-        for term in record.mesh_terms:
-            _mesh_heading(mesh_list, term)
+        _mesh_headings(_sub(citation, "MeshHeadingList"), record.mesh_terms)
     pubmed_data = _sub(article_el, "PubmedData")
     _sub(pubmed_data, "PublicationStatus", "ppublish")
     ids = _sub(pubmed_data, "ArticleIdList")
