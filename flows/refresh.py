@@ -93,6 +93,13 @@ class RefreshSummary:
     def failed(self) -> list[ClaimOutcome]:
         return [c for c in self.claims if c.status == "failed"]
 
+    def failure(self) -> ClaimsFailedError:
+        return ClaimsFailedError(
+            f"{len(self.failed)} of {len(self.claims)} claims failed: "
+            + "; ".join(f"{c.claim_id} ({c.error})" for c in self.failed)
+            + " — the others were stored; the next refresh retries the failed ones"
+        )
+
     def markdown(self) -> str:
         rows = [
             f"| {c.claim_id} | {c.status} | {c.found} | {len(c.new_hits)} | {c.fetched} | "
@@ -134,8 +141,10 @@ def reset_sources() -> None:
 def make_source(kind: str) -> SearchSource:
     if kind == "eutils":
         from flows.eutils import EutilsClient
+        from flows.global_pace import pacer_for
 
-        return EutilsClient(config.eutils_settings())
+        settings = config.eutils_settings()
+        return EutilsClient(settings, limiter=pacer_for(settings.max_requests_per_second))
     if kind == "mirror":
         from flows.mirror import MirrorSource
 
@@ -330,11 +339,13 @@ def refresh_flow(
     source: str = "eutils",
     db_path: str | None = None,
     run_time: str | None = None,
+    raise_on_failure: bool = True,
 ) -> RefreshSummary:
     """Refresh a project's claims (all, or one) from `source` into the store at `db_path`.
 
     `run_time` (ISO) stamps the search runs; the demo passes its snapshot date so output is
-    deterministic. Raises ClaimsFailedError after storing everything that succeeded.
+    deterministic. Raises ClaimsFailedError after storing everything that succeeded (unless
+    `raise_on_failure` is off: then the caller reads the failures from the summary).
     """
     proj = load_project(project)
     claims = [proj.claim(claim)] if claim else list(proj.claims)
@@ -380,10 +391,6 @@ def refresh_flow(
     create_markdown_artifact(
         markdown=summary.markdown(), key=f"refresh-{proj.name}", description="New records per claim"
     )
-    if summary.failed:
-        raise ClaimsFailedError(
-            f"{len(summary.failed)} of {len(outcomes)} claims failed: "
-            + "; ".join(f"{c.claim_id} ({c.error})" for c in summary.failed)
-            + " — the others were stored; the next refresh retries the failed ones"
-        )
+    if summary.failed and raise_on_failure:
+        raise summary.failure()
     return summary

@@ -1,9 +1,97 @@
-"""CLI commands for this area (owned by the issue that builds it)."""
+"""`litgrade update` (one living-evidence run now) and `litgrade schedule` (run it on a schedule)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from flows.cli.pipeline import ProjectArg
+from flows.errors import ConfigError
+
+SourceOpt = Annotated[
+    str, typer.Option("--source", help="'eutils' (NCBI or LITGRADE_EUTILS_URL) or 'mirror'.")
+]
+
+
+def update(
+    project: ProjectArg = "k2-muscle",
+    source: SourceOpt = "eutils",
+    run_time: Annotated[
+        str | None, typer.Option("--run-time", help="Stamp the run with this ISO time instead of now.")
+    ] = None,
+    reports_dir: Annotated[
+        Path | None, typer.Option("--out", help="Reports folder instead of reports/<project>/.")
+    ] = None,
+) -> None:
+    """One scheduled run, now: refresh every claim, re-check graded studies for retractions and
+    corrections, regenerate the reports, write the digest of what changed.
+
+    Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
+    """
+    from flows.claims import load_project
+    from flows.living import living_refresh
+
+    proj = load_project(project)
+    summary = living_refresh(
+        project=str(proj.dir),
+        source=source,
+        run_time=run_time,
+        reports_dir=str(reports_dir) if reports_dir else None,
+    )
+    typer.echo(f"digest: {summary.digest_path}")
+    typer.echo(summary.digest_path.read_text(encoding="utf-8").strip())
+
+
+def schedule(
+    project: ProjectArg = "k2-muscle",
+    cron: Annotated[
+        str | None, typer.Option("--cron", help='Cron expression, e.g. "0 6 * * 1" (Mondays 06:00).')
+    ] = None,
+    timezone: Annotated[str, typer.Option("--timezone", help="Time zone of the cron schedule.")] = "UTC",
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Run every N seconds instead of a cron schedule.")
+    ] = None,
+    source: SourceOpt = "eutils",
+    name: Annotated[str | None, typer.Option("--name", help="Deployment name.")] = None,
+) -> None:
+    """Serve the living-evidence run of PROJECT on a schedule from this long-running process.
+
+    Needs a Prefect server (schedules do not run on the ephemeral one): start it with
+    `prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api.
+
+    Example: litgrade schedule k2-muscle --cron "0 6 * * 1" --timezone Europe/London
+    """
+    import datetime as dt
+
+    from prefect.schedules import Cron, Interval
+
+    from flows.claims import load_project
+    from flows.global_pace import server_configured
+    from flows.living import living_refresh
+
+    if not server_configured():
+        raise ConfigError(
+            "schedules need a Prefect server: run `prefect server start --host 127.0.0.1` and "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    if (cron is None) == (interval is None):
+        raise ConfigError('give exactly one of --cron "0 6 * * 1" or --interval SECONDS')
+    proj = load_project(project)
+    plan = (
+        Cron(cron, timezone=timezone)
+        if cron is not None
+        else Interval(dt.timedelta(seconds=float(interval or 0)), timezone=timezone)
+    )
+    living_refresh.serve(
+        name=name or f"living-{proj.name}",
+        schedules=[plan],
+        parameters={"project": str(proj.dir), "source": source},
+        print_starting_message=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    app.command()(update)
+    app.command()(schedule)

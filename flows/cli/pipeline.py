@@ -32,14 +32,16 @@ def refresh(
     """
     from flows import progress
     from flows.claims import load_project
+    from flows.project_lock import project_lock
     from flows.refresh import refresh_flow
 
     proj = load_project(project)  # validate before Prefect starts
     progress.set_sink(progress.TerminalProgress() if sys.stderr.isatty() else progress.LogProgress())
     try:
-        summary = refresh_flow(
-            project=str(proj.dir), claim=claim, source=source, run_time=run_time
-        )
+        with project_lock(proj.name):
+            summary = refresh_flow(
+                project=str(proj.dir), claim=claim, source=source, run_time=run_time
+            )
     finally:
         progress.set_sink(None)
         if sys.stderr.isatty():

@@ -1,0 +1,81 @@
+"""One NCBI pace across processes and machines, held by the Prefect server's global rate limit.
+
+A per-process limiter multiplied by N processes (Dask workers, several Prefect workers, a scheduled
+run beside a manual one) breaks NCBI's rule. When a Prefect server is configured (PREFECT_API_URL)
+and the global concurrency limit `ncbi-eutils` exists, every request also takes a slot from it.
+
+The limit is created with ONE slot that decays at the request rate: a slot every 1/rate seconds, so no
+one-second window holds more than `rate` starts across all processes. (A limit of `rate` slots would
+allow a burst of `rate` and then `rate` more within the same second.)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flows.ratelimit import RateLimiter, shared_limiter
+
+GLOBAL_LIMIT_NAME = "ncbi-eutils"
+# Below the ceiling so that clock skew between processes never lets a window see one start too many.
+DECAY_FRACTION = 0.9
+
+
+def server_configured() -> bool:
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+class GlobalPacer(RateLimiter):
+    """The in-process limiter first (cheap, keeps threads orderly), then the server-wide slot."""
+
+    def __init__(self, rate: float, name: str = GLOBAL_LIMIT_NAME) -> None:
+        super().__init__(rate)
+        self.name = name
+
+    def acquire(self) -> float:
+        from prefect.concurrency.sync import rate_limit
+
+        waited = super().acquire()
+        started = time.monotonic()
+        rate_limit(self.name, occupy=1, strict=True)
+        return waited + (time.monotonic() - started)
+
+
+def ensure_global_limit(rate: float, name: str = GLOBAL_LIMIT_NAME) -> None:
+    """Create (or correct) the server's rate limit for NCBI: 1 slot decaying at `rate` × 0.9 per second."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import (
+        GlobalConcurrencyLimitCreate,
+        GlobalConcurrencyLimitUpdate,
+    )
+    from prefect.exceptions import ObjectNotFound
+
+    decay = round(rate * DECAY_FRACTION, 3)
+    with get_client(sync_client=True) as client:
+        try:
+            current = client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay)
+            )
+            return
+        if current.limit != 1 or current.slot_decay_per_second != decay:
+            client.update_global_concurrency_limit(
+                name, GlobalConcurrencyLimitUpdate(limit=1, slot_decay_per_second=decay)
+            )
+
+
+_pacers: dict[float, GlobalPacer] = {}
+
+
+def pacer_for(rate: float) -> RateLimiter:
+    """The server-wide pacer when a Prefect server is there, else the process-wide limiter.
+
+    Either way one object per process and rate, shared by every client and thread.
+    """
+    if not server_configured():
+        return shared_limiter(rate)
+    if rate not in _pacers:
+        ensure_global_limit(rate)
+        _pacers[rate] = GlobalPacer(rate)
+    return _pacers[rate]

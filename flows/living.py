@@ -1,0 +1,195 @@
+"""Living evidence: the scheduled run. Refresh every claim, re-check graded studies, regenerate the
+reports, and write a digest of what changed (new studies, re-reviews, rating changes, failures).
+
+Runs under the project lock, so a scheduled run and a manual refresh never write at the same time.
+The run ends Completed only if every claim succeeded; otherwise Failed with the list (after storing
+and reporting everything that did succeed), and the next run retries what failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from flows import config
+from flows.claims import Project, load_project
+from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
+from flows.grade_model import FinalGrade
+from flows.project_lock import project_lock
+from flows.recheck import StudyChange, compare_versions
+from flows.refresh import _parse_run_time, _store_busy, refresh_flow, source_for
+from flows.report import write_atomic, write_project_reports
+from flows.store import articles as article_store
+from flows.store import flags as flag_store
+from flows.store.db import connect
+
+
+@dataclass
+class LivingSummary:
+    project: str
+    digest_path: Path
+    digest: Digest
+    failed_claims: list[str] = field(default_factory=list)
+
+
+def graded_studies(project: Project) -> tuple[dict[str, set[str]], dict[tuple[str, str], FinalGrade]]:
+    """PMID → claims that graded it, and the final grades (to know what was included)."""
+    from flows.grades_file import read_events
+    from flows.grading import final_grades
+
+    events = read_events(project.dir)
+    claims_of: dict[str, set[str]] = {}
+    for event in events:
+        claims_of.setdefault(event.pmid, set()).add(event.claim)
+    finals = {(g.claim, g.pmid): g for g in final_grades(project, events)}
+    return claims_of, finals
+
+
+def previous_ratings(scorecard: Path) -> dict[str, str]:
+    try:
+        data = json.loads(scorecard.read_text(encoding="utf-8"))
+        return {str(row["id"]): str(row["rating"]) for row in data.get("claims", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+@task(name="recheck-graded-studies", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=_store_busy)
+def recheck_graded_studies(
+    source_kind: str, pmids: Sequence[str], db_path: Path, run_time: dt.datetime
+) -> list[StudyChange]:
+    """Re-fetch graded studies and compare with the stored version: retractions, concerns, errata,
+    publication-type changes. The new versions replace the old ones in the store."""
+    if not pmids:
+        return []
+    with connect(db_path) as con:
+        before = article_store.get_articles(con, pmids)
+    changes: list[StudyChange] = []
+    for batch in source_for(source_kind).fetch(list(before)):
+        if not batch.articles:
+            continue
+        for article in batch.articles:
+            old = before.get(article.pmid)
+            change = compare_versions(old, article) if old else None
+            if change:
+                changes.append(change)
+        with connect(db_path) as con:
+            article_store.upsert_articles(con, batch.articles, run_time)
+    return changes
+
+
+def _rereviews(
+    project: Project,
+    changes: Sequence[StudyChange],
+    claims_of: Mapping[str, set[str]],
+    finals: Mapping[tuple[str, str], FinalGrade],
+    titles: Mapping[str, str],
+) -> list[Rereview]:
+    out = []
+    for change in changes:
+        if not change.needs_rereview:
+            continue
+        for claim_id in sorted(claims_of.get(change.pmid, ())):
+            final = finals.get((claim_id, change.pmid))
+            out.append(
+                Rereview(
+                    claim_id=claim_id,
+                    pmid=change.pmid,
+                    title=titles.get(change.pmid, ""),
+                    reason=change.detail,
+                    included=bool(final and final.relevance == "include"),
+                )
+            )
+    return out
+
+
+@flow(name="living-refresh", flow_run_name="living-refresh {project}", validate_parameters=False)
+def living_refresh(
+    project: str,
+    source: str = "eutils",
+    db_path: str | None = None,
+    run_time: str | None = None,
+    reports_dir: str | None = None,
+) -> LivingSummary:
+    """The scheduled run of one project: refresh, re-check, report, digest."""
+    proj = load_project(project)
+    store_path = Path(db_path) if db_path else config.db_path()
+    out_dir = Path(reports_dir) if reports_dir else config.REPO_ROOT / "reports" / proj.name
+    when = _parse_run_time(run_time)
+    with project_lock(proj.name):
+        before = previous_ratings(out_dir / "index.json")
+        claims_of, finals = graded_studies(proj)
+        refreshed = refresh_flow(
+            project=str(proj.dir),
+            source=source,
+            db_path=str(store_path),
+            run_time=when.isoformat(),
+            raise_on_failure=False,
+        )
+        changes = recheck_graded_studies(source, sorted(claims_of), store_path, when)
+        new_pmids = sorted({p for c in refreshed.claims for p in c.new_hits})
+        with connect(store_path) as con:
+            titles = {
+                pmid: a.title
+                for pmid, a in article_store.get_articles(
+                    con, [*new_pmids, *(c.pmid for c in changes)]
+                ).items()
+            }
+            rereviews = _rereviews(proj, changes, claims_of, finals, titles)
+            flag_store.add_flags(
+                con,
+                [
+                    flag_store.ReviewFlag(
+                        proj.name, r.claim_id, r.pmid,
+                        next(c.kinds for c in changes if c.pmid == r.pmid), r.reason, r.included, when,
+                    )
+                    for r in rereviews
+                ],
+            )
+        report = write_project_reports(proj, store_path, out_dir)
+        after = {c.claim_id: c.rating for c in report.claims}
+        flagged = {r.pmid for r in rereviews}
+        digest = Digest(
+            project=proj.name,
+            run_time=when.isoformat(),
+            source=source,
+            new_studies={
+                c.claim_id: [NewStudy(p, titles.get(p, "(not fetched)")) for p in c.new_hits]
+                for c in refreshed.claims
+            },
+            rereviews=rereviews,
+            other_changes=[c for c in changes if c.pmid not in flagged],
+            rating_changes=rating_changes(before, after, [c.id for c in proj.claims]),
+            warnings={
+                c.claim_id: [f"{k}: {', '.join(v)}" for k, v in sorted({**c.errors, **c.warnings}.items())]
+                for c in refreshed.claims
+                if c.errors or c.warnings
+            },
+            failures={c.claim_id: c.error or "failed" for c in refreshed.failed},
+        )
+        text = render_digest(digest)
+        path = _digest_path(out_dir / "digest", digest.date, text)
+        write_atomic(path, text)
+        create_markdown_artifact(
+            markdown=text, key=f"digest-{proj.name}", description=f"What changed in {proj.name}"
+        )
+    if refreshed.failed:
+        raise refreshed.failure()
+    return LivingSummary(proj.name, path, digest, [])
+
+
+def _digest_path(folder: Path, date: str, text: str) -> Path:
+    """<date>.md; a second run on the same day gets <date>-2.md (unless it says exactly the same)."""
+    candidate = folder / f"{date}.md"
+    n = 1
+    while candidate.exists() and candidate.read_text(encoding="utf-8") != text:
+        n += 1
+        candidate = folder / f"{date}-{n}.md"
+    return candidate
