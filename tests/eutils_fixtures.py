@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from flows.config import EutilsSettings
+from flows.eutils import EutilsClient
+from flows.eutils_http import RetryPolicy
+from flows.ratelimit import RateLimiter
 from tests.standin import Corpus, StandIn, load_corpus_dir, start_standin
 
 
@@ -22,3 +27,16 @@ def standin(sample_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     with start_standin(sample_corpus, rate_limit=False) as server:
         monkeypatch.setenv("LITGRADE_EUTILS_URL", server.base_url)
         yield server
+
+
+FAST_RETRY = RetryPolicy(attempts=5, base=0.01, cap=0.05, throttled_floor=0.05)
+
+
+def settings_for(server: StandIn, api_key: str | None = None) -> EutilsSettings:
+    return EutilsSettings(base_url=server.base_url, email="tests@litgrade.invalid", api_key=api_key)
+
+
+def fast_client(server: StandIn, *, rate: float = 200.0, **kwargs: Any) -> EutilsClient:
+    """A client for tests that are not about pacing: its own generous limiter, quick retries."""
+    kwargs.setdefault("retry", FAST_RETRY)
+    return EutilsClient(settings_for(server), RateLimiter(rate), **kwargs)

@@ -206,7 +206,9 @@ class StandIn:
         self._server.server_activate()
         self.port: int = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}{PREFIX}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin", daemon=True
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> StandIn:
@@ -473,6 +475,8 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             log: dict[str, object],
             headers: dict[str, str] | None = None,
         ) -> None:
+            # Logged before sending, so a client that has its answer can already see the entry.
+            standin._record(LogEntry(status=status, bytes=len(data), **log))  # type: ignore[arg-type]
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -482,11 +486,11 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(data)
             except OSError:
-                pass  # the client gave up (timeout): still log what we meant to send
-            standin._record(LogEntry(status=status, bytes=len(data), **log))  # type: ignore[arg-type]
+                pass  # the client gave up (timeout)
 
         def _send_truncated(self, data: bytes, ctype: str, log: dict[str, object]) -> None:
             half = data[: len(data) // 2]
+            standin._record(LogEntry(status=200, bytes=len(half), **log))  # type: ignore[arg-type]
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
@@ -498,7 +502,6 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 pass
             self.close_connection = True
-            standin._record(LogEntry(status=200, bytes=len(half), **log))  # type: ignore[arg-type]
 
     return Handler
 
