@@ -28,15 +28,6 @@ _process_locks: dict[Path, threading.RLock] = {}
 _process_locks_guard = threading.Lock()
 
 
-# Files already migrated by this process, by identity (a file deleted and re-created is new).
-_migrated: set[tuple[int, int]] = set()
-
-
-def _file_identity(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return (stat.st_dev, stat.st_ino)
-
-
 def _process_lock(path: Path) -> threading.RLock:
     with _process_locks_guard:
         return _process_locks.setdefault(path.resolve(), threading.RLock())
@@ -107,9 +98,10 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> Iterator[duckdb.D
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
     try:
-        if not read_only and _file_identity(path) not in _migrated:
+        if not read_only:
+            # Cheap when up to date (two small statements); a cache keyed on the file would be
+            # fooled by a deleted store re-created with the same inode.
             apply_migrations(con)
-            _migrated.add(_file_identity(path))
         yield con
     finally:
         con.close()
