@@ -317,11 +317,11 @@ class GradingSession:
             "note": self.pending_note.pop(pmid, None),
         }
 
-    def _ask_direction(self) -> str | None:
-        keys = {c.key: c.id for c in self.ladder.directions if c.key}
-        prompt = "Direction: " + "  ".join(f"[{c.key}] {c.label}" for c in self.ladder.directions) + \
-            "  [esc] cancel\n"
-        self.term.write(prompt)
+    def _pick(self, title: str, options: Sequence[tuple[str, str, str]]) -> str | None:
+        """Wait for one of `options` (key, id, label); None when the curator cancels with esc or b."""
+        keys = {key: value for key, value, _ in options}
+        listed = "  ".join(f"[{k}] {label}" for k, _, label in options)
+        self.term.write(f"{title}: {listed}  [esc] cancel\n")
         while True:
             key = self.term.key()
             if key in (_ESC, "b"):
@@ -331,7 +331,10 @@ class GradingSession:
                 raise KeyboardInterrupt
             if key.lower() in keys:
                 return keys[key.lower()]
-            self.term.write(f"'{clean_text(key)}' is not a direction key; {', '.join(keys)} or esc\n")
+            self.term.write(f"'{clean_text(key)}' is not one of {', '.join(keys)} (or esc)\n")
+
+    def _ask_direction(self) -> str | None:
+        return self._pick("Direction", [(c.key, c.id, c.label) for c in self.ladder.directions if c.key])
 
     def _include(self, pmid: str, level: str) -> bool:
         self.term.write(f"Level: {self.ladder.label('levels', level)}\n")
@@ -343,20 +346,11 @@ class GradingSession:
         return True
 
     def _exclude(self, pmid: str) -> bool:
-        reasons = self.ladder.exclude_reasons
-        choices = "  ".join(f"[{i}] {c.label}" for i, c in enumerate(reasons, 1))
-        self.term.write(f"Exclude because: {choices}  [esc] cancel\n")
-        while True:
-            key = self.term.key()
-            if key in (_ESC, "b"):
-                self.term.write("Cancelled.\n")
-                return False
-            if key in (_CTRL_C, _CTRL_D):
-                raise KeyboardInterrupt
-            if key.isdigit() and 1 <= int(key) <= len(reasons):
-                reason = reasons[int(key) - 1].id
-                break
-            self.term.write(f"'{clean_text(key)}' is not a reason number (1-{len(reasons)}) or esc\n")
+        # Reasons carry no keys in the ladder: number them (there are fewer than ten).
+        reasons = [(str(i), c.id, c.label) for i, c in enumerate(self.ladder.exclude_reasons, 1)]
+        reason = self._pick("Exclude because", reasons)
+        if reason is None:
+            return False
         base = self._base(pmid)
         if reason == "other" and not base["note"]:
             note = self.term.line("Say why (a note is required for 'other'): ").strip()

@@ -192,7 +192,7 @@ def test_interactive_session_in_a_real_pty(graded_project: tuple[Path, list[Arti
     child.send("3")
     child.expect("Direction:")
     child.send("z")
-    child.expect("not a direction key")
+    child.expect("'z' is not one of s, c, n, m, u")
     child.send("s")
     child.expect("Saved: include · Human observational · Supports")
     child.expect(r"PMID 28620475 · 3 left for alice")
