@@ -200,7 +200,9 @@ class StandIn:
         self._history = _History()
         self._window = _RateWindow()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self), bind_and_activate=False)
-        self._server.daemon_threads = True
+        # stop() waits for answers still being written, so the log is complete once it returns.
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
         self._server.request_queue_size = 256
         self._server.server_bind()
         self._server.server_activate()
