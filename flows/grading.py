@@ -14,7 +14,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from flows.claims import Project
 from flows.grade_model import FinalGrade, GradeEvent, StudyState
@@ -123,48 +123,43 @@ def _first_text(values: Iterable[str | None]) -> str | None:
     return next((v for v in values if v), None)
 
 
+def _final_from(study: StudyDecisions, decision: GradeEvent, **details: Any) -> FinalGrade:
+    """The final grade carrying `decision`'s relevance, level and direction."""
+    return FinalGrade(
+        claim=study.claim,
+        pmid=study.pmid,
+        relevance=decision.relevance or "exclude",
+        exclude_reason=decision.exclude_reason,
+        level=decision.level,
+        direction=decision.direction,
+        **details,
+    )
+
+
 def _final(study: StudyDecisions, reviewers: int) -> FinalGrade | None:
-    state = study.state(reviewers)
-    if state != "final":
+    if study.state(reviewers) != "final":
         return None
     graders = tuple(g.curator for g in study.grades)
     if study.adjudication is not None:
         a = study.adjudication
-        return FinalGrade(
-            claim=study.claim,
-            pmid=study.pmid,
-            relevance=a.relevance or "exclude",
-            exclude_reason=a.exclude_reason,
-            level=a.level,
-            direction=a.direction,
-            population=a.population,
-            risk_of_bias=a.risk_of_bias,
-            quote=a.quote,
-            note=a.note,
+        return _final_from(
+            study, a, population=a.population, risk_of_bias=a.risk_of_bias, quote=a.quote, note=a.note,
             curators=(*graders, a.curator) if a.curator not in graders else graders,
-            decided_by="adjudication",
-            decided_at=a.timestamp,
-        )
+            decided_by="adjudication", decided_at=a.timestamp,
+        )  # fmt: skip
     # Oldest grade first: the optional details of the first reviewer who gave them are kept.
     ordered = sorted(study.grades, key=lambda e: (e.timestamp, e.curator))
-    first = ordered[0]
     notes = [f"{g.curator}: {g.note}" for g in ordered if g.note]
-    population = next((g.population for g in ordered if g.population is not None), None)
-    return FinalGrade(
-        claim=study.claim,
-        pmid=study.pmid,
-        relevance=first.relevance or "exclude",
-        exclude_reason=first.exclude_reason,
-        level=first.level,
-        direction=first.direction,
-        population=population,
+    return _final_from(
+        study, ordered[0],
+        population=next((g.population for g in ordered if g.population is not None), None),
         risk_of_bias=_first_text(g.risk_of_bias for g in ordered),
         quote=_first_text(g.quote for g in ordered),
         note=" | ".join(notes) or None,
         curators=graders,
         decided_by="agreement" if len(study.grades) > 1 else "single",
         decided_at=ordered[-1].timestamp,
-    )
+    )  # fmt: skip
 
 
 def _pmid_order(pmid: str) -> tuple[int, str]:
