@@ -167,6 +167,17 @@ def test_agreement_repair_and_load(
     assert run_cli(capsys, "agreement", str(folder)).code == 0
 
 
+def _suggest(db: Path, article: Article, level: str, confidence: float, reason: str) -> None:
+    import datetime as dt
+
+    from flows.store.db import connect
+    from flows.store.suggestions import save_suggestions
+    from flows.suggest import Suggestion
+
+    with connect(db) as con:
+        save_suggestions(con, [(article, Suggestion(level, confidence, (reason,)))], dt.datetime(2026, 11, 24))
+
+
 def _spawn(folder: Path, db: Path, curator: str, *extra: str) -> pexpect.spawn:
     env = {**os.environ, "LITGRADE_DB": str(db), "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
@@ -177,8 +188,9 @@ def _spawn(folder: Path, db: Path, curator: str, *extra: str) -> pexpect.spawn:
 
 
 def test_interactive_session_in_a_real_pty(graded_project: tuple[Path, list[Article]], tmp_db: Path) -> None:
-    folder, _ = graded_project
+    folder, articles = graded_project
     first, second = "15514282", "28620475"  # claim hits come in (run, pmid) order
+    _suggest(tmp_db, articles[0], "animal", 0.8, "mice lacking MGP")
     append_event(folder, ev("bob", first, level="human_observational"))
     child = _spawn(folder, tmp_db, "alice")
     child.expect(r"PMID 15514282 · 4 left for alice")
@@ -217,20 +229,38 @@ def test_interactive_session_in_a_real_pty(graded_project: tuple[Path, list[Arti
     child.expect("quit")
     screen += child.before
     assert "\x1b]0;pwned" not in screen and "J Evil" in screen  # terminal escapes from outside text stripped
+    child.send("a")
+    child.expect("No suggested level for this study")
     child.send(" ")
     child.expect("Skipped.")
     child.expect(r"PMID 9052783")
-    child.send("q")
-    child.expect("Saved 3 this session; 1 left for alice")
+    child.expect(r"Suggested level: Animal \(80%\) — press a to accept")
+    child.expect("because: mice lacking MGP")
+    child.send("a")
+    child.expect("Level: Animal")
+    child.expect("Direction:")
+    child.send("u")
+    child.expect("Saved: include · Animal · Unclear")
+    child.expect(r"Nothing left to grade for k2-calcification \(1 skipped\)\. Saved 4 this session\.")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+    again = _spawn(folder, tmp_db, "alice")  # a skipped study is still waiting next time
+    again.expect(r"PMID 40000001 · 1 left for alice")
+    again.expect("quit")
+    again.send("q")
+    again.expect("Saved 0 this session; 1 left for alice on k2-calcification. Bye.")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert again.exitstatus == 0
 
     lines = [json.loads(x) for x in grades_path(folder, "alice").read_text(encoding="utf-8").splitlines()]
     assert [(x["pmid"], x.get("level"), x.get("exclude_reason"), x.get("note")) for x in lines] == [
         (first, "human_observational", None, None),
         (first, "human_observational", None, "checked the full text"),
         (second, None, "wrong_population", None),
+        ("9052783", "animal", None, None),
     ]
 
 
