@@ -54,8 +54,9 @@ class ReportSummary:
 
     def lines(self) -> list[str]:
         """What the CLI prints: where the reports are, then one line per claim."""
+        rules = load_rules()
         counts: dict[str, int] = {}
-        for c in self.claims:
+        for c in sorted(self.claims, key=lambda c: rules.rank(c.rating)):  # best rating first
             counts[c.rating_label] = counts.get(c.rating_label, 0) + 1
         tally = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
         out = [
@@ -80,18 +81,44 @@ def read_previous(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_files_atomic(files: Mapping[Path, str]) -> None:
+    """Replace every file in `files` atomically: all are written to temp files and fsync'ed first,
+    then renamed into place, so a crash or a full disk never leaves a half-written report.
+
+    Temp files are all written before any fsync so the kernel can write them back together
+    (one fsync per file right after writing costs several times more on thousands of files).
+    """
+    temps: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        for tmp, _ in temps:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+        for folder in {path.parent for path in files}:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace one file atomically (temp file, fsync, rename)."""
+    write_files_atomic({path: text})
 
 
 def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) -> dict[str, dict[str, str]]:
@@ -170,10 +197,8 @@ def write_project_reports(
     out_dir = Path(out_dir)
     reports, scorecard = build_project_reports(proj, Path(db_path), out_dir, snapshot_note=snapshot_note)
     files = render_all(reports, scorecard)  # everything rendered before the first byte is written
-    written = []
-    for name in sorted(files):
-        write_atomic(out_dir / name, files[name])
-        written.append(out_dir / name)
+    written = [out_dir / name for name in sorted(files)]
+    write_files_atomic({out_dir / name: files[name] for name in sorted(files)})
     return ReportSummary(
         project=proj.name,
         out_dir=out_dir,

@@ -241,10 +241,18 @@ def _pmid_key(pmid: str) -> tuple[int, str]:
 # -- counts ----------------------------------------------------------------------------------------
 
 
+def levels_best_first() -> list[str]:
+    """Primary levels strongest first, then the non-primary ones (shown, never counted)."""
+    ladder = load_ladder()
+    return [lv.id for lv in sorted(reversed(ladder.levels), key=lambda lv: not lv.primary)]
+
+
 def _matrix(counts: Mapping[str, Mapping[str, int]]) -> Json:
     ladder = load_ladder()
     rows = []
-    for level in reversed(ladder.levels):  # best first; non-primary levels last
+    by_id = {lv.id: lv for lv in ladder.levels}
+    for level_id in levels_best_first():
+        level = by_id[level_id]
         row = counts.get(level.id, {})
         rows.append(
             {
@@ -255,7 +263,6 @@ def _matrix(counts: Mapping[str, Mapping[str, int]]) -> Json:
                 "total": int(sum(row.values())),
             }
         )
-    rows.sort(key=lambda r: not r["primary"])  # stable: primary (best first), then the rest
     return {
         "directions": [{"id": d.id, "label": d.label} for d in ladder.directions],
         "levels": rows,
@@ -369,14 +376,13 @@ def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) ->
     """One claim's report data. `changes` compares with `inputs.previous`; a previous report with the
     same content keeps its `changes`, so regenerating from unchanged data rewrites identical bytes."""
     rules = rules or load_rules()
-    ladder = load_ladder()
     hit_set = set(inputs.hits)
     grades = {g.pmid: g for g in inputs.final_grades if g.pmid in hit_set}
     rating = rate_claim(grades.values(), inputs.articles, rules)
     history = [_run_row(r, inputs.identified, inputs.snapshot_note) for r in inputs.runs]
     rests_on = set(rating.rests_on)
     counted = {g.pmid for g in grades.values() if g.relevance == "include"} - set(rating.retracted)
-    level_rank = {lvl: i for i, lvl in enumerate(reversed(ladder.level_ids))}
+    level_rank = {lvl: i for i, lvl in enumerate(levels_best_first())}
     included = [g for g in grades.values() if g.relevance == "include"]
     studies = sorted(
         (_study(g, inputs.articles.get(g.pmid), rests_on, counted) for g in included),
@@ -484,6 +490,7 @@ def build_scorecard(
                 "rating_changed": report["changes"]["rating_changed"],
             }
         )
+    by_id = {lv.id: lv for lv in ladder.levels}
     dates = [r["evidence_as_of"] for r in rows if r["evidence_as_of"]]
     notes = sorted({r["snapshot_note"] for r in rows if r["snapshot_note"]})
     return {
@@ -495,7 +502,7 @@ def build_scorecard(
         # primary levels always (best first); the others only when some claim has such a study
         "levels": [
             {"id": lv.id, "label": lv.label, "short": SHORT_LEVEL_LABELS.get(lv.id, lv.label)}
-            for lv in sorted(reversed(ladder.levels), key=lambda lv: not lv.primary)
+            for lv in (by_id[i] for i in levels_best_first())
             if lv.primary or any(row["counts_by_level"].get(lv.id) for row in rows)
         ],
         "ratings": [
