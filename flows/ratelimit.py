@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-DEFAULT_MARGIN = 0.06  # seconds added to the 1-second window (≈ 94 % of the ceiling at 3/s)
+DEFAULT_MARGIN = 0.06  # the 1-second window stretched by 6 % (≈ 94 % of the ceiling)
 
 
 class RateLimiter:
@@ -33,7 +33,7 @@ class RateLimiter:
         # A fractional rate (e.g. 2.5/s) becomes "1 start per 1/rate seconds"; whole rates keep the
         # burst of `rate` starts per window that NCBI allows.
         self._burst = int(rate) if float(rate).is_integer() else 1
-        self._window = (self._burst / rate) + margin
+        self._window = (self._burst / rate) * (1.0 + margin)
         self._starts: deque[float] = deque(maxlen=self._burst)
         self._lock = threading.Lock()
         self._clock = clock
