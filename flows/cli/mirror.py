@@ -24,7 +24,8 @@ mirror_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+# Worker processes cost about a second to start: only worth it once there is real parsing to share.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
 MirrorOption = Annotated[
     Path | None,
@@ -34,6 +35,11 @@ MirrorOption = Annotated[
 
 def _mirror_path(option: Path | None) -> Path:
     return option.resolve() if option else config.mirror_path()
+
+
+def _auto_workers(files: list[Path]) -> int:
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    return min(4, os.cpu_count() or 1) if len(files) > 1 and total >= PARALLEL_MIN_BYTES else 1
 
 
 @mirror_app.command("ingest")
@@ -46,13 +52,15 @@ def ingest(
         bool, typer.Option("--force", help="Re-apply files already ingested (same checksum).")
     ] = False,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=1,
-            help="Parse this many files at once in worker processes (files still apply in order).",
+            help="Parse this many files at once in worker processes (files still apply in order). "
+            "Default: up to 4 (one per CPU) when the files add up to 32 MB or more, else 1.",
+            show_default=False,
         ),
-    ] = DEFAULT_WORKERS,
+    ] = None,
 ) -> None:
     """Load PubMed XML files into the mirror: newer copies replace older ones, DeleteCitation removes.
 
@@ -78,7 +86,9 @@ def ingest(
 
     path = _mirror_path(mirror)
     try:
-        summary = ingest_files(files, path, progress=progress, force=force, workers=workers)
+        summary = ingest_files(
+            files, path, progress=progress, force=force, workers=workers or _auto_workers(files)
+        )
     finally:
         if tty:
             sys.stderr.write("\r\x1b[2K")
