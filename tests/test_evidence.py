@@ -22,13 +22,13 @@ def rate(*grades: FinalGrade, articles: dict[str, Article] | None = None) -> tup
 
 
 def test_nothing_included_is_insufficient() -> None:
-    assert rate() == ("insufficient", "nothing-included")
-    assert rate(g("1", "rct", "supports", relevance="exclude")) == ("insufficient", "nothing-included")
+    assert rate() == ("insufficient", "no-clear-finding")
+    assert rate(g("1", "rct", "supports", relevance="exclude")) == ("insufficient", "no-clear-finding")
 
 
 def test_only_non_primary_or_unclear_findings_is_insufficient() -> None:
     assert rate(g("1", "narrative_review", "supports"), g("2", "case_report", "supports")) == (
-        "insufficient", "nothing-included")
+        "insufficient", "no-clear-finding")
     assert rate(g("1", "rct", "mixed"), g("2", "rct", "unclear"))[0] == "insufficient"
 
 

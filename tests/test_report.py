@@ -354,3 +354,73 @@ def test_report_flow_leaves_artifact(report_setup: Setup, prefect_harness: None)
     assert isinstance(artifact, Artifact)
     assert "| k2-vessels | Strong | `strong` | 4 | 2 | 1 |" in str(artifact.data)
     assert SNAPSHOT_SENTENCE in str(artifact.data)
+
+
+def test_pure_model_orders_levels_and_picks_newest_counted_study() -> None:
+    import datetime as dt
+
+    from flows.claims import Claim, SourceArticle
+    from flows.grade_model import FinalGrade
+    from flows.report_model import ClaimInputs, build_claim_report, build_scorecard
+    from flows.store.searches import SearchRun
+    from tests.test_report_fixtures import articles
+
+    stored = {a.pmid: a for a in articles()}
+    run = SearchRun(
+        run_id=7,
+        project="p",
+        claim_id="c",
+        query="q",
+        query_hash="h",
+        source="eutils",
+        source_detail=None,
+        query_translation="q[All Fields]",
+        approximation=None,
+        result_count=4,
+        pmids_found=4,
+        new_pmids=4,
+        fetched=4,
+        mindate=None,
+        maxdate=None,
+        incremental=False,
+        errors={},
+        warnings={"OutputMessage": ["x"]},
+        missing_pmids=(),
+        requests=2,
+        started_at=dt.datetime(2026, 1, 1),
+        finished_at=dt.datetime(2026, 1, 1, 0, 5),
+        status="completed",
+        error=None,
+    )
+
+    def fg(pmid: str, level: str, direction: str = "supports") -> FinalGrade:
+        return FinalGrade(claim="c", pmid=pmid, relevance="include", level=level, direction=direction)
+
+    inputs = ClaimInputs(
+        project="p",
+        article=SourceArticle(title="A", url="javascript:alert(1)"),
+        claim=Claim(id="c", text="t", query="q"),
+        runs=[run],
+        identified={7: 4},
+        hits=["1001", "1003", "1005", "1006", "9999"],
+        articles=stored,
+        final_grades=[
+            fg("1001", "narrative_review"),
+            fg("1005", "systematic_review"),
+            fg("1003", "rct"),
+            fg("1006", "rct", "mixed"),
+            fg("4242", "rct"),
+        ],  # 4242 was never a hit: ignored
+    )
+    report = build_claim_report(inputs)
+    assert [g["level"] for g in report["studies"]] == ["systematic_review", "rct", "narrative_review"]
+    assert report["article"]["url"] is None  # only http(s) links from outside data
+    assert report["prisma"]["unique"] == 5 and report["prisma"]["included"] == 4
+    assert report["history"][0]["ncbi_notes"] == ["OutputMessage: x"]
+    assert report["search"]["evidence_as_of"] == "2026-01-01T00:05:00"
+    card = build_scorecard("p", inputs.article, [report])
+    row = card["claims"][0]
+    assert row["newest_study"]["pmid"] == "1006"  # 2023; 1003 (2020) is retracted and never "newest"
+    assert row["counts_by_level"]["rct"] == 1 and row["counts_by_level"]["narrative_review"] == 1
+    assert [lv["id"] for lv in card["levels"]][-1] == "narrative_review"  # non-primary shown only when used
+    assert "case_report" not in [lv["id"] for lv in card["levels"]]
