@@ -394,6 +394,16 @@ class GradingSession:
         return queue(self.project, self.events, self.claim.id, self.curator.id, self.pmids)
 
     def run(self) -> SessionResult:
+        try:
+            return self._loop()
+        except KeyboardInterrupt:
+            # Ctrl-C is a normal way out of a terminal session: say what is safe, then let it propagate.
+            self.term.write(
+                f"\nInterrupted: saved {self.result.saved} this session; everything saved is kept.\n"
+            )
+            raise
+
+    def _loop(self) -> SessionResult:
         level_keys = {c.key: c.id for c in self.ladder.levels if c.key}
         target: str | None = None
         while True:

@@ -305,3 +305,22 @@ def test_adjudicator_settles_a_conflict_in_the_pty(graded_project: tuple[Path, l
     refused.expect(pexpect.EOF)
     refused.close()
     assert refused.exitstatus == 2 and "'bob' is a curator, not an adjudicator" in refused.before
+
+
+def test_ctrl_c_leaves_the_terminal_sane_and_keeps_saved_grades(
+    graded_project: tuple[Path, list[Article]], tmp_db: Path
+) -> None:
+    folder, _ = graded_project
+    child = _spawn(folder, tmp_db, "bob")
+    child.expect("quit")
+    child.send("x")
+    child.expect("Exclude because:")
+    child.send("1")
+    child.expect(r"Saved: exclude \(Off topic\)")
+    child.expect("quit")
+    child.sendintr()
+    child.expect("Interrupted: saved 1 this session; everything saved is kept.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert [(e.curator, e.exclude_reason) for e in read_events(folder)] == [("bob", "off_topic")]
