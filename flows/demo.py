@@ -23,6 +23,7 @@ from pathlib import Path
 
 from flows import config
 from flows.errors import ConfigError
+from flows.report import write_files_atomic
 
 PROJECT = "k2-muscle"
 SNAPSHOT_FILE = config.REPO_ROOT / "curated" / PROJECT / "snapshot" / "k2-snapshot.xml"
@@ -83,19 +84,6 @@ def _mirror_env(mirror: Path) -> Iterator[None]:
             os.environ["LITGRADE_MIRROR"] = before
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(source.read_bytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """Make `out_dir`'s report files equal `staging`'s; returns (files written, stale files removed).
 
@@ -103,19 +91,18 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     fresh = {p.name: p for p in staging.iterdir() if p.is_file()}
-    written: list[Path] = []
+    changed: dict[Path, str] = {}
     for name in sorted(fresh):
         target = out_dir / name
-        if target.is_file() and target.read_bytes() == fresh[name].read_bytes():
-            continue
-        _copy_atomic(fresh[name], target)
-        written.append(target)
+        if not (target.is_file() and target.read_bytes() == fresh[name].read_bytes()):
+            changed[target] = fresh[name].read_text(encoding="utf-8")
+    write_files_atomic(changed)
     removed: list[Path] = []
     for old in sorted(out_dir.iterdir()):
         if old.is_file() and old.suffix in _REPORT_SUFFIXES and old.name not in fresh:
             old.unlink()
             removed.append(old)
-    return tuple(written), tuple(removed)
+    return tuple(changed), tuple(removed)
 
 
 def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoSummary:
