@@ -91,7 +91,8 @@ class Fault:
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """Seconds an answer takes: `base` per request plus `per_record` per record returned."""
+    """Seconds an answer takes: `base` per request plus `per_record` per EFetch record returned
+    (an ESearch id list is cheap next to full records, as on NCBI)."""
 
     base: float = 0.0
     per_record: float = 0.0
@@ -458,7 +459,7 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             else:
                 text = standin.einfo()
             log["records"] = records
-            pause = knobs.latency.base + knobs.latency.per_record * records
+            pause = knobs.latency.base + knobs.latency.per_record * (records if tool == "efetch" else 0)
             if pause > 0:
                 time.sleep(pause)
             data = text.encode("utf-8")
