@@ -312,3 +312,23 @@ def test_fast_validation_agrees_with_the_json_schema(data: dict[str, object], dr
     event(f"valid={valid}")
     assert _quick_valid(data) == valid
     assert (event_problems(data) == []) == valid
+
+
+def _append_many(folder: str, curator: str, start: int, count: int) -> None:
+    for i in range(start, start + count):
+        append_event(Path(folder), ev(curator, str(100000 + i), note="x" * (i % 50 + 1)))
+
+
+def test_two_processes_appending_to_one_file_never_interleave(project_dir: Path) -> None:
+    # The same curator in the web app and a terminal at once: every line must stay whole.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_append_many, args=(str(project_dir), "alice", n * 40, 40)) for n in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    events = read_events(project_dir)
+    assert sorted(int(e.pmid) for e in events) == list(range(100000, 100120))
