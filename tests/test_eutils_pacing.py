@@ -11,7 +11,7 @@ import pytest
 from flows.eutils import EutilsClient
 from flows.ratelimit import RateLimiter, shared_limiter
 from tests.eutils_fixtures import FAST_RETRY, settings_for
-from tests.standin import Corpus, Latency, start_standin
+from tests.standin import Corpus, Latency, max_in_window, start_standin
 
 
 class FakeClock:
@@ -27,22 +27,12 @@ class FakeClock:
             self.now += seconds
 
 
-def _max_in_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 @pytest.mark.parametrize("rate", [3, 10, 2.5])
 def test_slots_never_put_more_than_rate_in_any_second(rate: float) -> None:
     clock = FakeClock()
     limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
     slots = [limiter.reserve() for _ in range(100)]
-    assert _max_in_window(slots) <= math.ceil(rate)
+    assert max_in_window(slots) <= math.ceil(rate)
     assert len(slots) / (slots[-1] + 1.0) <= rate  # on average too
     # Close to the ceiling: 100 slots take about 100 / rate seconds, not much more.
     assert slots[-1] <= (100 / rate) * 1.08

@@ -9,7 +9,7 @@ Run by hand: ``python -m tests.standin --port 8765 --corpus ../shared/ncbi-sampl
 """
 
 from tests.standin.corpus import Corpus, QueryEntry, load_corpus, load_corpus_dir, split_efetch
-from tests.standin.server import Fault, Latency, LogEntry, StandIn, start_standin
+from tests.standin.server import Fault, Latency, LogEntry, StandIn, max_in_window, start_standin
 
 __all__ = [
     "Corpus",
@@ -20,6 +20,7 @@ __all__ = [
     "StandIn",
     "load_corpus",
     "load_corpus_dir",
+    "max_in_window",
     "split_efetch",
     "start_standin",
 ]

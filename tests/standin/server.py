@@ -163,6 +163,17 @@ class Knobs:
     seed: int = 0
 
 
+def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
+    """Most of `times` that fall within any span shorter than `window` seconds."""
+    ordered = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(ordered):
+        while t - ordered[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 def _parse_date(value: str, end: bool) -> dt.date | None:
     m = re.fullmatch(r"\s*(\d{4})(?:[/-](\d{1,2}))?(?:[/-](\d{1,2}))?\s*", value)
     if not m:
@@ -255,13 +266,9 @@ class StandIn:
 
     def max_in_window(self, window: float = 1.0, statuses: Sequence[int] | None = None) -> int:
         """Most requests that arrived within any `window`-second span (optionally of some statuses)."""
-        times = sorted(e.t for e in self.entries() if statuses is None or e.status in statuses)
-        best, lo = 0, 0
-        for hi, t in enumerate(times):
-            while t - times[lo] >= window:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+        return max_in_window(
+            [e.t for e in self.entries() if statuses is None or e.status in statuses], window
+        )
 
     def _record(self, entry: LogEntry) -> None:
         with self._log_lock:
