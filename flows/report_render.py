@@ -133,20 +133,20 @@ def render_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_claim(report: dict[str, Any]) -> dict[str, str]:
-    """{'html': ..., 'md': ..., 'json': ...} for one claim's report."""
+def _render(prefix: str, name: str, data: dict[str, Any]) -> dict[str, str]:
     env = environment()
     return {
-        "html": env.get_template("claim.html.j2").render(r=report),
-        "md": env.get_template("claim.md.j2").render(r=report),
-        "json": render_json(report),
+        "html": env.get_template(f"{prefix}.html.j2").render({name: data}),
+        "md": env.get_template(f"{prefix}.md.j2").render({name: data}),
+        "json": render_json(data),
     }
+
+
+def render_claim(report: dict[str, Any]) -> dict[str, str]:
+    """{'html': ..., 'md': ..., 'json': ...} for one claim's report."""
+    return _render("claim", "r", report)
 
 
 def render_scorecard(scorecard: dict[str, Any]) -> dict[str, str]:
-    env = environment()
-    return {
-        "html": env.get_template("index.html.j2").render(s=scorecard),
-        "md": env.get_template("index.md.j2").render(s=scorecard),
-        "json": render_json(scorecard),
-    }
+    """{'html': ..., 'md': ..., 'json': ...} for the article scorecard."""
+    return _render("index", "s", scorecard)

@@ -11,16 +11,10 @@ import pytest
 from flows.claims import Project
 from flows.report import write_project_reports
 from tests.test_report_fixtures import report_setup  # noqa: F401
+from tests.web_fixtures import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 
 
 def test_report_renders_in_chromium(report_setup: tuple[Project, Path, Path]) -> None:  # noqa: F811
@@ -36,6 +30,7 @@ def test_report_renders_in_chromium(report_setup: tuple[Project, Path, Path]) ->
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 800})
             page.on("request", lambda r: requests.append(r.url))
+
             def dismiss(dialog: Any) -> None:
                 dialogs.append(dialog.message)
                 dialog.dismiss()

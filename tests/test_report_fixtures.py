@@ -4,6 +4,7 @@ built through the store API, holding hostile, retracted and expression-of-concer
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from flows.sources import SearchResult
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
+from tests.grading_fixtures import ev as grading_ev
 
 PROJECT = "report-demo"
 CLAIMS_YAML = """\
@@ -173,35 +175,15 @@ def build_store(db: Path) -> None:
         )
 
 
-def ev(
-    curator: str,
-    pmid: str,
-    relevance: Any = "include",
-    level: str | None = "rct",
-    direction: str | None = "supports",
-    *,
-    claim: str = "k2-vessels",
-    kind: Any = "grade",
-    minute: int = 0,
-    **extra: Any,
-) -> GradeEvent:
-    if relevance == "exclude":
-        level = direction = None
-    return GradeEvent(
-        claim=claim,
-        pmid=pmid,
-        curator=curator,
-        timestamp=f"2026-11-02T10:{minute:02d}:00Z",
-        relevance=relevance,
-        level=level,
-        direction=direction,
-        kind=kind,
-        **extra,
-    )
+# The grading tests' event builder, aimed at this project's first claim.
+ev = functools.partial(grading_ev, claim="k2-vessels")
 
 
 def grade_events() -> list[GradeEvent]:
-    hostile: dict[str, Any] = {"note": "<script>alert('note')</script> ok", "quote": "](javascript:alert(1)) *bold* | pipe"}
+    hostile: dict[str, Any] = {
+        "note": "<script>alert('note')</script> ok",
+        "quote": "](javascript:alert(1)) *bold* | pipe",
+    }
     return [
         ev("alice", "1001", population=120, risk_of_bias="low"),
         ev("bob", "1001", population=120, risk_of_bias="low"),
