@@ -284,36 +284,50 @@ def _orcid(raw: str | None) -> str | None:
 
 
 def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
+    if author_list is None:
+        return ()
     out = []
-    for author in _kids(author_list, "Author"):
-        names: dict[str, str] = {}
-        affiliations: list[str] = []
-        orcid = None
-        collective = None
+    # One pass over each author's children with plain locals: this runs for every author of every record.
+    for author in author_list.iterchildren("Author"):
+        last = fore = first = initials = suffix = orcid = None
+        collective: etree._Element | None = None
+        affiliations: list[etree._Element] = []
         for child in author:
             tag = child.tag
-            if tag == "AffiliationInfo":
-                affiliations.extend(plain(a) for a in child.iterchildren("Affiliation"))
-            elif tag == "Affiliation":  # pre-2015 DTDs
-                affiliations.append(plain(child))
+            if tag == "LastName":
+                last = child.text
+            elif tag == "ForeName":
+                fore = child.text
+            elif tag == "Initials":
+                initials = child.text
+            elif tag == "AffiliationInfo":
+                affiliations.extend(child.iterchildren("Affiliation"))
             elif tag == "Identifier":
                 if orcid is None and (child.get("Source") or "").upper() == "ORCID":
                     orcid = _orcid(child.text)
+            elif tag == "Suffix":
+                suffix = child.text
             elif tag == "CollectiveName":
-                collective = plain(child) or None
-            elif isinstance(tag, str) and tag not in names:
-                names[tag] = clean(child.text)
-        item = Author(
-            last_name=names.get("LastName") or None,
-            fore_name=names.get("ForeName") or names.get("FirstName") or None,
-            initials=names.get("Initials") or None,
-            suffix=names.get("Suffix") or None,
-            collective_name=collective,
-            orcid=orcid,
-            affiliations=tuple(a for a in affiliations if a),
-        )
-        if item.last_name or item.collective_name or item.fore_name:
-            out.append(item)
+                collective = child
+            elif tag == "Affiliation":  # pre-2015 DTDs
+                affiliations.append(child)
+            elif tag == "FirstName":
+                first = child.text
+        last = clean(last) or None
+        fore = clean(fore) or clean(first) or None
+        group = plain(collective) or None
+        if last or fore or group:
+            out.append(
+                Author(
+                    last,
+                    fore,
+                    clean(initials) or None,
+                    clean(suffix) or None,
+                    group,
+                    orcid,
+                    tuple(a for a in map(plain, affiliations) if a),
+                )
+            )
     return tuple(out)
 
 

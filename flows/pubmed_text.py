@@ -17,9 +17,9 @@ come out of one walk over the element:
 from __future__ import annotations
 
 import re
-from html import escape as _html_escape
 
 from lxml import etree
+from markupsafe import escape as _markup_escape
 
 SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
@@ -30,8 +30,8 @@ _SPECIAL = re.compile(r"[&<>\"']")
 
 
 def escape(value: str) -> str:
-    """html.escape, skipped for the common string with nothing to escape."""
-    return _html_escape(value) if _SPECIAL.search(value) else value
+    """HTML-escape ``& < > " '`` (markupsafe's C escaper), skipped when there is nothing to escape."""
+    return str(_markup_escape(value)) if _SPECIAL.search(value) else value
 
 
 def _local(tag: object) -> str:

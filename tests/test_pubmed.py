@@ -113,7 +113,7 @@ def test_efetch_pubmed5_labels_with_categories(samples_dir: Path) -> None:
 def test_efetch_pubmed6_badly_nested_title_and_mathml(samples_dir: Path) -> None:
     a = one(samples_dir, "biopython_efetch_pubmed6.xml")
     assert a.title.startswith('A "Blood Relationship" Between the Overlooked Minimum Lactate')
-    assert a.title_html.startswith("A &quot;<i>Blood Relationship&quot;</i> Between")
+    assert a.title_html.startswith("A &#34;<i>Blood Relationship&#34;</i> Between")  # markupsafe's entity
     html = " ".join(s.html for s in a.abstract)
     assert "LE<sub>min</sub>" in html and "<mml" not in html and "math" not in html.lower().split("<")[0]
     assert "(LEmin)" in a.abstract_text
