@@ -423,3 +423,24 @@ def test_pure_model_orders_levels_and_picks_newest_counted_study() -> None:
     assert row["counts_by_level"]["rct"] == 1 and row["counts_by_level"]["narrative_review"] == 1
     assert [lv["id"] for lv in card["levels"]][-1] == "narrative_review"  # non-primary shown only when used
     assert "case_report" not in [lv["id"] for lv in card["levels"]]
+
+
+@pytest.mark.slow  # two fresh interpreters importing the whole report stack
+def test_identical_across_processes_with_different_hash_seeds(report_setup: Setup, tmp_path: Path) -> None:  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    project, db, _ = report_setup
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed-{seed}"
+        code = (
+            "import sys; from pathlib import Path; from flows.report import write_project_reports; "
+            "write_project_reports(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))"
+        )
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(project.dir), str(db), str(out)], check=True, env=env,
+                       cwd=Path(__file__).resolve().parent.parent, timeout=120)  # fmt: skip
+        outs.append(snapshot(out))
+    assert outs[0] == outs[1] and len(outs[0]) == 9
