@@ -25,12 +25,14 @@ from types import TracebackType
 from typing import Any
 
 from flows.claims import Project
+from flows.errors import StoreBusyError
 from flows.grade_model import GradeEvent
 from flows.records import Article
-from flows.store.db import connect
+from flows.store.db import DEFAULT_WAIT_SECONDS, connect
 
 FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
+BUSY_WAIT_SECONDS = 0.25
 MAX_CACHED_ARTICLES = 5000
 
 
@@ -56,6 +58,7 @@ class _Cache:
     pmids: dict[str, list[str]] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)
     suggestions: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,24 +135,27 @@ def append(config: WebConfig, event: GradeEvent) -> None:
 
 
 class StoreReader:
-    """One read-only connection for one request, opened only if the cache cannot answer."""
+    """One read-only connection for one request, opened only when the cache cannot answer.
+
+    When the store changed since the cache was filled, the reader first tries the lock briefly
+    (BUSY_WAIT_SECONDS): if a refresh holds it, what the cache already has is served as is (marked
+    `stale`) instead of making the curator wait for the refresh; only what was never read waits the
+    full time (flows.store.db.connect's retry window).
+    """
 
     def __init__(self, config: WebConfig) -> None:
         self.config = config
         self._stack = ExitStack()
         self._con: Any = None
+        self._busy = False
+        self.stale = False
         db = config.db_path
-        key = (
+        self._key = (
             _file_key([db, db.with_name(db.name + ".wal")]),
             int(time.monotonic() // STORE_CACHE_SECONDS),
         )
-        cache = config.cache
-        with cache.lock:
-            if cache.store_key != key:
-                cache.store_key = key
-                cache.pmids.clear()
-                cache.articles.clear()
-                cache.suggestions.clear()
+        with config.cache.lock:
+            self._fresh = config.cache.store_key == self._key
 
     def __enter__(self) -> StoreReader:
         return self
@@ -159,10 +165,39 @@ class StoreReader:
     ) -> None:
         self._stack.close()
 
-    def _connection(self) -> Any:
-        if self._con is None:
-            self._con = self._stack.enter_context(connect(self.config.db_path, read_only=True))
+    def _open(self, wait_seconds: float) -> Any:
+        self._con = self._stack.enter_context(
+            connect(self.config.db_path, read_only=True, wait_seconds=wait_seconds)
+        )
+        if not self._fresh:
+            cache = self.config.cache
+            with cache.lock:
+                cache.store_key = self._key
+                cache.pmids.clear()
+                cache.articles.clear()
+                cache.suggestions.clear()
+                cache.runs.clear()
+            self._fresh = True
         return self._con
+
+    def _connection(self, have_stale: bool) -> Any | None:
+        """An open connection; None when the store is busy and the caller may answer from the cache."""
+        if self._con is not None:
+            return self._con
+        if have_stale and not self._busy:
+            try:
+                return self._open(BUSY_WAIT_SECONDS)
+            except StoreBusyError:
+                self._busy = True
+        if have_stale:
+            self.stale = True
+            return None
+        return self._open(DEFAULT_WAIT_SECONDS)
+
+    def _required(self) -> Any:
+        con = self._connection(have_stale=False)
+        assert con is not None  # without a cached answer, _connection waits or raises
+        return con
 
     @property
     def exists(self) -> bool:
@@ -171,13 +206,17 @@ class StoreReader:
     def claim_pmids(self, claim_id: str) -> list[str]:
         cache = self.config.cache
         with cache.lock:
-            if claim_id in cache.pmids:
-                return list(cache.pmids[claim_id])
+            cached = cache.pmids.get(claim_id)
+        if cached is not None and self._fresh:
+            return list(cached)
         if not self.exists:
             return []
+        con = self._connection(have_stale=cached is not None)
+        if con is None:
+            return list(cached or [])
         from flows.store.searches import claim_pmids
 
-        found = list(claim_pmids(self._connection(), self.config.project.name, claim_id))
+        found = list(claim_pmids(con, self.config.project.name, claim_id))
         with cache.lock:
             cache.pmids[claim_id] = found
         return list(found)
@@ -186,13 +225,17 @@ class StoreReader:
         cache = self.config.cache
         with cache.lock:
             missing = [p for p in pmids if p not in table]
-        if missing and self.exists:
-            loaded = load(self._connection(), missing)
-            with cache.lock:
-                if len(table) + len(missing) > MAX_CACHED_ARTICLES:
-                    table.clear()
-                for pmid in missing:
-                    table[pmid] = loaded.get(pmid)  # None remembers "not stored"
+        if (missing or not self._fresh) and self.exists:
+            con = self._connection(have_stale=not missing)
+            if con is not None:
+                with cache.lock:
+                    missing = [p for p in pmids if p not in table]  # _open may have cleared it
+                loaded = load(con, missing) if missing else {}
+                with cache.lock:
+                    if len(table) + len(missing) > MAX_CACHED_ARTICLES:
+                        table.clear()
+                    for pmid in missing:
+                        table[pmid] = loaded.get(pmid)  # None remembers "not stored"
         with cache.lock:
             return {p: table[p] for p in pmids if table.get(p) is not None}
 
@@ -223,16 +266,27 @@ class StoreReader:
         return self.articles(wanted).get(pmid), self.suggestions(wanted).get(pmid)
 
     def newest_runs(self, claim_ids: Sequence[str]) -> dict[str, Any]:
-        """The newest search run per claim (or nothing yet)."""
+        """The newest search run per claim (claims never searched are absent)."""
         if not self.exists:
             return {}
-        from flows.store.searches import search_runs
+        cache = self.config.cache
+        with cache.lock:
+            have = bool(cache.runs)
+            if have and self._fresh:
+                return {c: cache.runs[c] for c in claim_ids if cache.runs.get(c) is not None}
+        con = self._connection(have_stale=have)
+        if con is not None:
+            from flows.store.searches import search_runs
 
-        out: dict[str, Any] = {}
-        for run in search_runs(self._connection(), self.config.project.name):
-            if run.claim_id in claim_ids:
-                out[run.claim_id] = run  # ordered by run_id: the last one wins
-        return out
+            newest: dict[str, Any] = {}
+            for run in search_runs(con, self.config.project.name):
+                newest[run.claim_id] = run  # ordered by run_id: the last one wins
+            with cache.lock:
+                cache.runs.clear()
+                cache.runs.update(newest)
+                cache.runs[""] = None  # marks "read", even for a project never searched
+        with cache.lock:
+            return {c: cache.runs[c] for c in claim_ids if cache.runs.get(c) is not None}
 
     def search(self, claim_id: str, text: str, limit: int = 50) -> list[tuple[str, str]]:
         """(pmid, title) of the claim's studies whose title or abstract contains `text`."""
@@ -240,6 +294,4 @@ class StoreReader:
             return []
         from flows.web.queries import search_claim_studies
 
-        return search_claim_studies(
-            self._connection(), self.config.project.name, claim_id, text.strip(), limit
-        )
+        return search_claim_studies(self._required(), self.config.project.name, claim_id, text.strip(), limit)

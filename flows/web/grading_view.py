@@ -100,6 +100,7 @@ class ScreenState:
     history_hidden: int
     reviewers: int
     can_undo: bool
+    stale: bool = False  # a refresh held the store: studies shown as last read
 
 
 def _names(config: data.WebConfig) -> dict[str, str]:
@@ -171,6 +172,7 @@ def screen_state(
         history_hidden=history_hidden,
         reviewers=reviewers,
         can_undo=undo_target(events, claim.id, curator) is not None,
+        stale=store.stale,
     )
 
 
