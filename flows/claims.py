@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from flows.config import REPO_ROOT
 from flows.errors import InputError
 from flows.ladder import SCHEMAS_DIR
+from flows.yaml_source import field_path, load_yaml
 
 CURATED_DIR = REPO_ROOT / "curated"
 CLAIMS_FILE = "claims.yaml"
@@ -87,61 +87,6 @@ def _schema() -> dict[str, Any]:
     return dict(json.loads((SCHEMAS_DIR / "claims.schema.json").read_text(encoding="utf-8")))
 
 
-class _Lines:
-    """Maps a JSON path (keys / indexes) to the YAML line it came from."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.root = root
-
-    def line(self, path: list[str | int]) -> int:
-        node = self.root
-        best = node.start_mark.line + 1 if node is not None else 1
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                found = None
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == part:
-                        found = value
-                        best = key.start_mark.line + 1
-                        break
-                node = found
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-                best = node.start_mark.line + 1
-            else:
-                break
-            if node is None:
-                break
-        return best
-
-
-def _duplicate_keys(node: yaml.Node | None, where: list[str | int]) -> tuple[list[str | int], int] | None:
-    """PyYAML silently keeps the last of two equal keys; a person meant one of them."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    return [*where, key.value], key.start_mark.line + 1
-                seen.add(key.value)
-            found = _duplicate_keys(value, [*where, getattr(key, "value", "?")])
-            if found:
-                return found
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found = _duplicate_keys(item, [*where, index])
-            if found:
-                return found
-    return None
-
-
-def _field(path: list[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{error.message}; remove it or check its spelling"
@@ -159,20 +104,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:
     """Validate the YAML text of a claims file; `source` names it in every error."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise InputError(f"{source}:{line}: YAML syntax error: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: YAML error: {exc}") from None
-    lines = _Lines(root)
-    dup = _duplicate_keys(root, [])
-    if dup:
-        path, line = dup
-        raise InputError(f"{source}:{line}: field '{_field(path)}' is given twice; keep one")
+    data, lines = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(f"{source}:1: expected a mapping with 'article' and 'claims'")
     # YAML reads an unquoted 2026-11-24 as a date; the schema wants the text.
@@ -191,7 +123,7 @@ def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:
                 path = [*path, extra[0]]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise InputError(
-            f"{source}:{lines.line(path)}: field '{_field(path)}': {_describe(first)}{more}"
+            f"{source}:{lines.line(path)}: field '{field_path(path)}': {_describe(first)}{more}"
         )
     seen: dict[str, int] = {}
     for index, item in enumerate(data["claims"]):

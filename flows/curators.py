@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
-import yaml
 
-from flows.claims import _field, _Lines
 from flows.errors import InputError
 from flows.ladder import SCHEMAS_DIR
+from flows.yaml_source import field_path, load_yaml
 
 CURATORS_FILE = "curators.yaml"
 CURATOR_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -46,16 +45,7 @@ def _schema() -> dict[str, Any]:
 
 
 def parse_curators_text(text: str, source: Path) -> dict[str, Curator]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise InputError(f"{source}:{line}: YAML syntax error: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: YAML error: {exc}") from None
-    lines = _Lines(root)
+    data, lines = load_yaml(text, source)
     errors = sorted(
         jsonschema.Draft202012Validator(_schema()).iter_errors(data),
         key=lambda e: (lines.line(list(e.path)), str(e.path)),
@@ -67,7 +57,7 @@ def parse_curators_text(text: str, source: Path) -> dict[str, Curator]:
         if path and path[-1] == "id" and first.validator == "pattern":
             hint = " (a lowercase slug: a-z, 0-9, '-' or '_', at most 40 characters)"
         raise InputError(
-            f"{source}:{lines.line(path)}: field '{_field(path)}': {first.message}{hint}; "
+            f"{source}:{lines.line(path)}: field '{field_path(path)}': {first.message}{hint}; "
             "each entry needs id, name and role (curator or adjudicator)"
         )
     found: dict[str, Curator] = {}
