@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import itertools
+import random
 from pathlib import Path
 
 import pytest
 
 from flows.errors import ConfigError, InputError
 from flows.mirror import MirrorSource, ingest_files, mirror_status
-from flows.pubmed_query import QuerySyntaxError
+from flows.pubmed_query import QuerySyntaxError, parse_query
 from flows.records import (
     AbstractSection,
     Article,
@@ -143,6 +145,32 @@ def toy_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def test_search_semantics(toy_mirror: Path, query: str, expected: list[str]) -> None:
     assert search(toy_mirror, query) == expected
+
+
+OR_TERMS = [
+    "menaquinone[tiab]", "menaquinon*[tiab]", "mk-7[tiab]", '"vitamin k*"[ti]', "organi*ation[ab]",
+    "leg cramps[tiab]", "randomi*ed[ti]", '"vitamin k"[mh]', '"vitamin k 2/therapeutic use"[mh]',
+    "vitamin k*[mh]", "muscle cramp[mh]", "warfarin[majr]", "review[pt]", "ger[la]", "smith[au]",
+    "2021[dp]", "humans", "nocturnal[ab]", "cramp*[tiab]",
+]  # fmt: skip
+
+
+def test_or_of_synonyms_matches_the_union_of_its_terms(toy_mirror: Path) -> None:
+    # ORed terms on one field are evaluated as one regex alternation; it must mean the same.
+    rng = random.Random(7)
+    combos = list(itertools.combinations(OR_TERMS, 2))
+    combos += [tuple(rng.sample(OR_TERMS, k)) for k in (3, 5, 8) for _ in range(15)]
+    with mirror_db.open_mirror(toy_mirror, read_only=True) as con:
+
+        def found(query: str) -> set[str]:
+            return set(mirror_db.search_pmids(con, parse_query(query)))
+
+        alone = {t: found(t) for t in OR_TERMS}
+        for combo in combos:
+            expected = set().union(*(alone[t] for t in combo))
+            assert found(" OR ".join(combo)) == expected, combo
+            nested = f"({combo[0]} OR {combo[-1]}) AND ({' OR '.join(combo)})"
+            assert found(nested) == alone[combo[0]] | alone[combo[-1]], nested
 
 
 def test_nocturnal_leg_phrase_is_words_in_sequence(toy_mirror: Path) -> None:
