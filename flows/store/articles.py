@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from flows.records import Article
+from flows.store.db import transaction
 
 ARTICLE_COLUMNS = (
     "pmid", "version", "title", "abstract_text", "journal", "pub_year", "pub_date", "pub_date_raw",
@@ -102,19 +103,9 @@ def upsert_articles(
         names = [*ARTICLE_COLUMNS, "first_seen_at", "updated_at"]
         columns = ", ".join(names)
         select = ", ".join(f"{c}::DATE" if c in DATE_COLUMNS else c for c in names)
-        con.register("incoming_articles", to_write)
-        try:
-            con.execute("BEGIN TRANSACTION")
+        with transaction(con, incoming_articles=to_write):
             con.execute("DELETE FROM articles WHERE pmid IN (SELECT unnest(?))", [list(changed)])
-            con.execute(
-                f"INSERT INTO articles ({columns}) SELECT {select} FROM incoming_articles"
-            )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.unregister("incoming_articles")
+            con.execute(f"INSERT INTO articles ({columns}) SELECT {select} FROM incoming_articles")
     new = int(is_new.sum())
     return UpsertCounts(
         new=new, changed=len(changed), unchanged=len(latest) - new - len(changed), changed_pmids=changed

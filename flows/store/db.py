@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -49,14 +50,27 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> None:
     for version, path in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, path.name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, **frames: Any) -> Iterator[None]:
+    """One all-or-nothing unit of work; DataFrames passed by name are visible to its SQL (bulk loads
+    go through Arrow this way, ~100x faster than executemany)."""
+    for name, frame in frames.items():
+        con.register(name, frame)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in frames:
+            con.unregister(name)
 
 
 def _is_lock_error(exc: Exception) -> bool:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from flows.claims import Project
 from flows.grade_model import FinalGrade, GradeEvent
+from flows.store.db import transaction
 
 EVENT_COLUMNS = (
     "project", "seq", "claim_id", "pmid", "curator", "kind", "relevance", "exclude_reason", "level",
@@ -82,10 +83,9 @@ def load_grades(
     """Replace the project's rows in grade_events and final_grades (one transaction)."""
     event_frame = _events_frame(project, events)
     final_frame = _finals_frame(project, finals)
-    con.register("incoming_grade_events", event_frame)
-    con.register("incoming_final_grades", final_frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with transaction(
+        con, incoming_grade_events=event_frame, incoming_final_grades=final_frame
+    ):
         con.execute("DELETE FROM grade_events WHERE project = ?", [project])
         con.execute("DELETE FROM final_grades WHERE project = ?", [project])
         if not event_frame.empty:
@@ -98,13 +98,6 @@ def load_grades(
                 f"INSERT INTO final_grades ({', '.join(FINAL_COLUMNS)}) "
                 f"SELECT {', '.join(FINAL_COLUMNS)} FROM incoming_final_grades"
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_grade_events")
-        con.unregister("incoming_final_grades")
     return LoadCounts(events=len(event_frame), final=len(final_frame))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import duckdb
 
 from flows.sources import SearchResult
+from flows.store.db import transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +138,7 @@ def record_hits(
             [project, claim_id, unique],
         ).fetchall()
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO run_hits SELECT ?, unnest(?) ON CONFLICT DO NOTHING", [run_id, unique]
         )
@@ -153,10 +153,6 @@ def record_hits(
                 "INSERT INTO claim_hits SELECT ?, ?, unnest(?), ?, ?",
                 [project, claim_id, new, run_id, run_id],
             )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return new
 
 

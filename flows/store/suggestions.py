@@ -14,6 +14,7 @@ import pandas as pd
 
 from flows.records import Article
 from flows.store.articles import content_hash
+from flows.store.db import transaction
 from flows.suggest import SUGGESTER_VERSION, Suggestion
 
 COLUMNS = ("pmid", "level", "confidence", "reasons", "suggester", "content_hash", "created_at")
@@ -56,20 +57,12 @@ def save_suggestions(
         return 0
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     columns = ", ".join(COLUMNS)
-    con.register("incoming_suggestions", frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with transaction(con, incoming_suggestions=frame):
         con.execute("DELETE FROM suggestions WHERE pmid IN (SELECT pmid FROM incoming_suggestions)")
         con.execute(
             f"INSERT INTO suggestions ({columns}) SELECT pmid, level, confidence, "
             "CAST(reasons AS VARCHAR[]), suggester, content_hash, created_at FROM incoming_suggestions"
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_suggestions")
     return len(rows)
 
 
