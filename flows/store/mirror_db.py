@@ -10,8 +10,12 @@ is a scan of plain string columns:
   (``"|vitamin k 2|vitamin k 2/therapeutic use|humans|"``) so an exact heading is ``"|heading|"``.
 
 Every user-supplied string reaches SQL as a bound parameter; the SQL text itself is assembled only from
-the fixed column names below. DuckDB's FTS extension is not used: it stems words and ranks by BM25, so
-phrase, prefix and exact-heading semantics would not be PubMed's (and `INSTALL fts` needs the network).
+the fixed column names below. Synonyms ORed on one field are tested as one regex alternation, so a
+claim query costs one pass per field rather than one per synonym.
+
+DuckDB's FTS extension is not used: it stems words and ranks by BM25, so phrase, prefix and
+exact-heading semantics would not be PubMed's. (Offline, `INSTALL fts` tries the network and fails;
+the duckdb-extension-fts wheel's file does load with `LOAD '<path>'`.)
 """
 
 from __future__ import annotations
