@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flows.claims import Project
+from flows.store import flags as flag_store
 from flows.store import searches
 from flows.store.db import connect
 
@@ -30,6 +31,7 @@ def project_status(project: Project, db_path: Path) -> Iterator[str]:
             c.id: len(hits[c.id]) - len(searches.outstanding_pmids(con, project.name, c.id))
             for c in project.claims
         }
+        review_flags = flag_store.flags(con, project.name)
     grading = _grading_counts(project, hits)
     yield f"{project.name}: {len(project.claims)} claims · store {db_path}"
     for claim in project.claims:
@@ -54,3 +56,6 @@ def project_status(project: Project, db_path: Path) -> Iterator[str]:
                 yield f"    not returned: {', '.join(last.missing_pmids[:10])}"
             if last.approximation:
                 yield f"    approximation: {last.approximation}"
+        for flag in review_flags:
+            if flag.claim_id == claim.id:
+                yield f"    re-review PMID {flag.pmid}: {flag.reason} (since {flag.detected_at:%Y-%m-%d})"
