@@ -169,12 +169,16 @@ class EutilsClient:
                 inflight.append(pool.submit(self._fetch_batch, batch))
                 if len(inflight) >= self.workers * 2:
                     break
-            while inflight:
-                done = inflight.popleft().result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    inflight.append(pool.submit(self._fetch_batch, nxt))
-                yield done
+            try:
+                while inflight:
+                    done = inflight.popleft().result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        inflight.append(pool.submit(self._fetch_batch, nxt))
+                    yield done
+            finally:
+                for future in inflight:  # the caller stopped early: send nothing more
+                    future.cancel()
 
     def _fetch_batch(self, batch: list[str]) -> FetchBatch:
         requested = tuple(batch)

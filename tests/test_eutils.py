@@ -16,7 +16,7 @@ from flows.eutils_http import RetryPolicy
 from flows.ratelimit import RateLimiter
 from flows.sources import FetchBatch
 from tests.eutils_fixtures import fast_client, sample_corpus, settings_for, standin  # noqa: F401
-from tests.standin import Corpus, StandIn, start_standin
+from tests.standin import Corpus, Latency, StandIn, start_standin
 
 
 def _articles(batches: list[FetchBatch]) -> list[str]:
@@ -205,3 +205,14 @@ def test_connection_refused_gives_up_with_a_clear_error() -> None:
     client = EutilsClient(settings, RateLimiter(100), retry=RetryPolicy(2, 0.01, 0.01, 0.01))
     with pytest.raises(FetchError, match=r"failed 2 times.*URLError"):
         client.search("anything")
+
+
+def test_stopping_early_sends_no_more_batches() -> None:
+    corpus = Corpus()
+    pmids = corpus.add_synthetic_query("stop", 200)
+    with start_standin(corpus, rate_limit=False, latency=Latency(0.05)) as server:
+        batches = fast_client(server, batch_size=10, workers=2).fetch(pmids)
+        first = next(batches)
+        batches.close()
+    assert len(first.articles) == 10
+    assert len(server.entries("efetch")) <= 5  # 20 batches, at most the look-ahead of 4 plus one
