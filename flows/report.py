@@ -135,9 +135,10 @@ def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) 
 
 
 def build_project_reports(
-    project: Project, db_path: Path, out_dir: Path, *, snapshot_note: str | None = None
+    project: Project, db_path: Path, previous_dir: Path, *, snapshot_note: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The data of every claim report and of the scorecard (nothing written)."""
+    """The data of every claim report and of the scorecard (nothing written); each claim's changes
+    compare with its JSON in `previous_dir`."""
     for claim in project.claims:
         if not SLUG.match(claim.id):  # it becomes a file name
             raise InputError(f"{project.claims_file}: claim id '{claim.id}' is not a lowercase slug")
@@ -167,7 +168,7 @@ def build_project_reports(
             articles=articles,
             final_grades=by_claim.get(claim.id, []),
             states=states[claim.id],
-            previous=read_previous(out_dir / f"{claim.id}.json"),
+            previous=read_previous(previous_dir / f"{claim.id}.json"),
             snapshot_note=snapshot_note,
         )
         reports.append(build_claim_report(inputs, rules))
@@ -186,16 +187,24 @@ def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict
 
 
 def write_project_reports(
-    project: Project | str | Path, db_path: Path, out_dir: Path, *, snapshot_note: str | None = None
+    project: Project | str | Path,
+    db_path: Path,
+    out_dir: Path,
+    *,
+    snapshot_note: str | None = None,
+    previous_dir: Path | None = None,
 ) -> ReportSummary:
     """Write reports/<project>/<claim>.{html,md,json} and index.{html,md,json}; say what was written.
 
     `snapshot_note` replaces the sentence reports show for runs on an offline mirror ("{n}" is filled
     with the snapshot's record count); a run's own `snapshot_note` (JSON source_detail) wins over it.
+    `previous_dir` (default `out_dir`) holds the reports that "changes since the previous report"
+    compare with: pass the published folder when writing into a staging one.
     """
     proj = project if isinstance(project, Project) else load_project(project)
     out_dir = Path(out_dir)
-    reports, scorecard = build_project_reports(proj, Path(db_path), out_dir, snapshot_note=snapshot_note)
+    previous = Path(previous_dir) if previous_dir is not None else out_dir
+    reports, scorecard = build_project_reports(proj, Path(db_path), previous, snapshot_note=snapshot_note)
     files = render_all(reports, scorecard)  # everything rendered before the first byte is written
     written = [out_dir / name for name in sorted(files)]
     write_files_atomic({out_dir / name: files[name] for name in sorted(files)})

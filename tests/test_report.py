@@ -285,6 +285,9 @@ def test_changes_since_previous_report(report_setup: Setup) -> None:  # noqa: F8
     before = snapshot(out)
     write_project_reports(project, db, out)  # nothing new: the changes block is kept, bytes identical
     assert snapshot(out) == before
+    staged = out.parent / "staging"
+    write_project_reports(project, db, staged, previous_dir=out)  # staged, compared with the published
+    assert snapshot(staged) == before
     # k2-cramps never changed, so it still says what it said first (regenerating never rewrites history)
     assert load(out, "k2-cramps.json")["changes"]["first_report"] is True
 
