@@ -234,6 +234,30 @@ def _flags(
     return out
 
 
+def _excluded(grades: Mapping[str, FinalGrade], articles: Mapping[str, Article]) -> list[Json]:
+    """Excluded records with their reason: PRISMA's "excluded" box, item by item."""
+    ladder = load_ladder()
+    out = []
+    for pmid in sorted(grades, key=_pmid_key):
+        grade = grades[pmid]
+        if grade.relevance != "exclude":
+            continue
+        article = articles.get(pmid)
+        out.append(
+            {
+                "pmid": pmid,
+                "pubmed_url": pubmed_url(pmid),
+                "title": article.title if article else "(record not yet fetched from PubMed)",
+                "reason": grade.exclude_reason or "other",
+                "reason_label": ladder.label("exclude_reasons", grade.exclude_reason or "other"),
+                "note": grade.note,
+                "retracted": bool(article and article.is_retracted),
+                "expression_of_concern": bool(article and article.has_expression_of_concern),
+            }
+        )
+    return out
+
+
 def _pmid_key(pmid: str) -> tuple[int, str]:
     return (int(pmid), pmid) if pmid.isdigit() else (1 << 62, pmid)
 
@@ -431,6 +455,7 @@ def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) ->
         "matrix": _matrix(rating.counts),
         "prisma": _prisma(inputs, history, grades),
         "studies": groups,
+        "excluded": _excluded(grades, inputs.articles),
         "flags": _flags(inputs.hits, inputs.articles, grades),
         "decisions": _decisions({p: grades[p] for p in sorted(grades, key=_pmid_key)}),
     }

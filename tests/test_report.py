@@ -52,6 +52,9 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     assert [g["level"] for g in vessels["studies"]] == ["rct", "animal"]  # best level first
     assert vessels["studies"][0]["studies"][-1]["pmid"] == "1003"  # retracted last in its group
     assert [f["pmid"] for f in vessels["flags"]] == ["1003", "1004"]
+    assert [(x["pmid"], x["reason"], x["expression_of_concern"]) for x in vessels["excluded"]] == [
+        ("1004", "off_topic", True)
+    ]
     html = (out / "k2-vessels.html").read_text()
     assert html.count("Retracted") >= 3 and "Expression of concern" in html
     assert "⚠ RETRACTED" in (out / "k2-vessels.md").read_text()
