@@ -57,7 +57,9 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     ]
     html = (out / "k2-vessels.html").read_text()
     assert html.count("Retracted") >= 3 and "Expression of concern" in html
-    assert "⚠ RETRACTED" in (out / "k2-vessels.md").read_text()
+    vessels_md = (out / "k2-vessels.md").read_text()
+    assert "⚠ RETRACTED" in vessels_md
+    assert "| 3 | 2026-11-15 06:00 UTC | failed | eutils | — | 0 | — | **error** NCBI answered 503 |" in vessels_md
 
 
 def _one(con: Any, sql: str, *params: object) -> int:
