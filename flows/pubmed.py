@@ -203,20 +203,19 @@ def parse_articles(source: Source) -> list[Article]:
 
 def _record(elem: etree._Element) -> Article | ParseProblem:
     tag = elem.tag
+    top = _index(elem)
     if tag == "PubmedBookArticle":
-        doc = elem.find("BookDocument")
-        pmid = clean(doc.findtext("PMID")) if doc is not None else ""
+        main = top.get("BookDocument")
     else:
-        citation = elem if tag == "MedlineCitation" else elem.find("MedlineCitation")
-        pmid = clean(citation.findtext("PMID")) if citation is not None else ""
-    if not pmid or not pmid.isdigit():
+        main = elem if tag == "MedlineCitation" else top.get("MedlineCitation")
+    pmid = _t(_index(main), "PMID") or ""
+    if not pmid.isdigit():
         return ParseProblem(pmid or None, f"{tag} without a usable PMID ({pmid or 'missing'}); skipped")
+    assert main is not None
     try:
         if tag == "PubmedBookArticle":
-            assert doc is not None
-            return _book(elem, doc, pmid)
-        assert citation is not None
-        return _citation(citation, elem.find("PubmedData"), pmid)
+            return _book(top, main, pmid)
+        return _citation(main, top.get("PubmedData"), pmid)
     except _Unusable as exc:
         return ParseProblem(pmid, str(exc))
     except (ValueError, TypeError) as exc:
@@ -249,8 +248,9 @@ def _t(index: Index, tag: str) -> str | None:
     return (clean(el.text) or None) if el is not None else None
 
 
-def _kids(el: etree._Element | None, tag: str) -> Iterator[etree._Element]:
-    return iter(()) if el is None else el.iterchildren(tag)
+def _kids(el: etree._Element | None, tag: str) -> list[etree._Element]:
+    # A plain loop beats iterchildren(tag), whose tag matcher costs more than these short lists.
+    return [] if el is None else [child for child in el if child.tag == tag]
 
 
 def _version(pmid_el: etree._Element | None) -> int:
@@ -270,7 +270,7 @@ def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
 
 def _other_abstracts(citation: etree._Element) -> tuple[OtherAbstract, ...]:
     out = []
-    for other in citation.iterchildren("OtherAbstract"):
+    for other in _kids(citation, "OtherAbstract"):
         sections = _sections(other)
         if sections:
             out.append(OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
@@ -288,7 +288,7 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
         return ()
     out = []
     # One pass over each author's children with plain locals: this runs for every author of every record.
-    for author in author_list.iterchildren("Author"):
+    for author in _kids(author_list, "Author"):
         last = fore = first = initials = suffix = orcid = None
         collective: etree._Element | None = None
         affiliations: list[etree._Element] = []
@@ -301,7 +301,7 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
             elif tag == "Initials":
                 initials = child.text
             elif tag == "AffiliationInfo":
-                affiliations.extend(child.iterchildren("Affiliation"))
+                affiliations.extend(a for a in child if a.tag == "Affiliation")
             elif tag == "Identifier":
                 if orcid is None and (child.get("Source") or "").upper() == "ORCID":
                     orcid = _orcid(child.text)
@@ -373,7 +373,7 @@ def _ids(*lists: etree._Element | None) -> dict[str, str]:
 
 def _elocations(parent: etree._Element) -> dict[str, str]:
     found: dict[str, str] = {}
-    for loc in parent.iterchildren("ELocationID"):
+    for loc in _kids(parent, "ELocationID"):
         if loc.get("ValidYN", "Y") != "Y":
             continue
         kind = (loc.get("EIdType") or "").lower()
@@ -389,7 +389,7 @@ def _pmc(value: str | None) -> str | None:
     return value if value.upper().startswith("PMC") else f"PMC{value}"
 
 
-def _publication_types(items: Iterator[etree._Element]) -> tuple[PublicationType, ...]:
+def _publication_types(items: list[etree._Element]) -> tuple[PublicationType, ...]:
     return tuple(PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
 
 
@@ -426,14 +426,14 @@ def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
 def _keywords(parent: etree._Element) -> tuple[str, ...]:
     return tuple(
         word
-        for keyword_list in parent.iterchildren("KeywordList")
-        for keyword in keyword_list.iterchildren("Keyword")
+        for keyword_list in _kids(parent, "KeywordList")
+        for keyword in _kids(keyword_list, "Keyword")
         if (word := plain(keyword))
     )
 
 
 def _languages(parent: etree._Element) -> tuple[str, ...]:
-    return tuple(v for e in parent.iterchildren("Language") if (v := clean(e.text)))
+    return tuple(v for e in _kids(parent, "Language") if (v := clean(e.text)))
 
 
 def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
@@ -448,8 +448,8 @@ def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
 
 def _comments(citation: etree._Element) -> tuple[CommentCorrection, ...]:
     out = []
-    for block in citation.iterchildren("CommentsCorrectionsList"):
-        for comment in block.iterchildren("CommentsCorrections"):
+    for block in _kids(citation, "CommentsCorrectionsList"):
+        for comment in _kids(block, "CommentsCorrections"):
             ref_type = comment.get("RefType")
             if not ref_type:
                 continue
@@ -520,7 +520,7 @@ def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid
     )
 
 
-def _book(elem: etree._Element, doc: etree._Element, pmid: str) -> Article:
+def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
     index = _index(doc)
     book_el = index.get("Book")
     book = _index(book_el)
@@ -531,7 +531,7 @@ def _book(elem: etree._Element, doc: etree._Element, pmid: str) -> Article:
     author_lists = [*_kids(doc, "AuthorList"), *_kids(book_el, "AuthorList")]
     authors = next((lst for lst in author_lists if lst.get("Type", "authors") != "editors"), None)
     abstract = index.get("Abstract")
-    ids = _ids(index.get("ArticleIdList"), _index(_index(elem).get("PubmedBookData")).get("ArticleIdList"))
+    ids = _ids(index.get("ArticleIdList"), _index(top.get("PubmedBookData")).get("ArticleIdList"))
     locations = _elocations(doc)
     return Article(
         pmid=pmid,
@@ -551,7 +551,7 @@ def _book(elem: etree._Element, doc: etree._Element, pmid: str) -> Article:
         doi=ids.get("doi") or locations.get("doi"),
         pmc=_pmc(ids.get("pmc")),
         pii=ids.get("pii") or locations.get("pii"),
-        publication_types=_publication_types(doc.iterchildren("PublicationType")),
+        publication_types=_publication_types(_kids(doc, "PublicationType")),
         keywords=_keywords(doc),
         languages=_languages(doc),
         grants=_grants(index.get("GrantList")),

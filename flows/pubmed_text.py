@@ -25,7 +25,6 @@ SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
-_WS = re.compile(r"\s+")
 _SPECIAL = re.compile(r"[&<>\"']")
 
 
@@ -52,24 +51,20 @@ def clean(value: str | None) -> str:
     # Fast path (most values): no tab/newline/NBSP-like character and no double space to collapse.
     if value.isprintable() and "  " not in value:
         return value.strip()
-    return _WS.sub(" ", value).strip()
+    return " ".join(value.split())  # str.split() knows the same Unicode spaces as \\s, and is faster
 
 
-def _walk(el: etree._Element, text: list[str], html: list[str], keep_tags: bool) -> None:
+def _walk(el: etree._Element, text: list[str], html: list[str]) -> None:
     if el.text:
         text.append(el.text)
         html.append(escape(el.text))
     for child in el:
         name = _local(child.tag)
-        if name:
-            safe = keep_tags and name in SAFE_TAGS
-            if safe:
-                html.append(f"<{name}>")
+        if name in SAFE_TAGS:
+            html.append(f"<{name}>")
             start = len(text)
-            # MathML is flattened: nothing below <math> keeps its tags.
-            _walk(child, text, html, keep_tags and name != "math")
-            if safe:
-                html.append(f"</{name}>")
+            _walk(child, text, html)
+            html.append(f"</{name}>")
             tail = child.tail
             if (
                 name in _SCRIPT_TAGS
@@ -80,10 +75,28 @@ def _walk(el: etree._Element, text: list[str], html: list[str], keep_tags: bool)
             ):
                 text.append(" ")
                 html.append(" ")
+        elif name:
+            # MathML and unknown elements are flattened to their text. (Not itertext(): it yields an
+            # unresolved entity as "&name;" text, and with a tag filter it drops the entity's tail.)
+            parts: list[str] = []
+            _flatten(child, parts)
+            inner = "".join(parts)
+            text.append(inner)
+            html.append(escape(inner))
         tail = child.tail
         if tail:
             text.append(tail)
             html.append(escape(tail))
+
+
+def _flatten(el: etree._Element, parts: list[str]) -> None:
+    if el.text:
+        parts.append(el.text)
+    for child in el:
+        if isinstance(child.tag, str):
+            _flatten(child, parts)
+        if child.tail:
+            parts.append(child.tail)
 
 
 def render(el: etree._Element | None) -> tuple[str, str]:
@@ -95,7 +108,7 @@ def render(el: etree._Element | None) -> tuple[str, str]:
         return value, escape(value)
     text: list[str] = []
     html: list[str] = []
-    _walk(el, text, html, True)
+    _walk(el, text, html)
     return clean("".join(text)), clean("".join(html))
 
 

@@ -528,3 +528,16 @@ def test_year_month_day_forms() -> None:
 
 def _tags(html: str) -> list[str]:
     return [t.lower() for t in re.findall(r"</?([A-Za-z][\w:-]*)", html)]
+
+
+def test_unresolved_entity_inside_mathml_drops_only_the_entity() -> None:
+    doc = (
+        b'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY x "XX">]><PubmedArticleSet>'
+        + _article(
+            title='<ArticleTitle>a <mml:math xmlns:mml="http://www.w3.org/1998/Math/MathML"><mml:mi>q &x;t</mml:mi>'
+            "<!-- note --><mml:mo>+</mml:mo></mml:math> b</ArticleTitle>"
+        )
+        + b"</PubmedArticleSet>"
+    )
+    [article] = parse_articles(doc)
+    assert (article.title, article.title_html) == ("a q t+ b", "a q t+ b")
