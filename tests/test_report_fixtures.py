@@ -25,6 +25,7 @@ from flows.sources import SearchResult
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
+from tests.grading_fixtures import CURATORS_YAML
 from tests.grading_fixtures import ev as grading_ev
 
 PROJECT = "report-demo"
@@ -42,12 +43,6 @@ claims:
     text: Vitamin K2 relieves night-time leg cramps.
     query: 'menaquinone*[tiab] AND cramp*[tiab]'
     reviewers: 1
-"""
-CURATORS_YAML = """\
-curators:
-  - {id: alice, name: Alice Ames, role: curator}
-  - {id: bob, name: Bob Berg, role: curator}
-  - {id: carol, name: Carol Chen, role: adjudicator}
 """
 HOSTILE_TITLE = "Evil <script>alert(1)</script> study"
 HOSTILE_TITLE_HTML = (
