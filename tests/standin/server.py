@@ -208,6 +208,8 @@ class StandIn:
         self.log: list[LogEntry] = []
         self._log_lock = threading.Lock()
         self._fault_lock = threading.Lock()
+        self._busy = 0  # requests being answered
+        self._busy_cond = threading.Condition()
         self._rng = random.Random(knobs.seed)
         self._history = _History()
         self._window = _RateWindow()
@@ -251,6 +253,11 @@ class StandIn:
     def clear_faults(self) -> None:
         with self._fault_lock:
             self.knobs.faults.clear()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no request is being answered (e.g. those of a client that was killed)."""
+        with self._busy_cond:
+            return self._busy_cond.wait_for(lambda: self._busy == 0, timeout)
 
     def clear_log(self) -> None:
         with self._log_lock:
@@ -417,6 +424,16 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             self._serve(f"{query}&{body}" if query else body)
 
         def _serve(self, query: str) -> None:
+            with standin._busy_cond:
+                standin._busy += 1
+            try:
+                self._answer(query)
+            finally:
+                with standin._busy_cond:
+                    standin._busy -= 1
+                    standin._busy_cond.notify_all()
+
+        def _answer(self, query: str) -> None:
             now = time.monotonic()
             path = urlsplit(self.path).path
             tool = path[len(PREFIX) :].removesuffix(".fcgi") if path.startswith(PREFIX) else path
