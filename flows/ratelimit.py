@@ -1,11 +1,10 @@
 """One pace for the whole process: a thread-safe sliding-window limiter for requests to NCBI.
 
 NCBI counts requests in any 1-second window (3 without an API key, 10 with one) and answers the
-excess with HTTP 429. The limiter hands out *start slots*: a caller reserves the next free slot under
-a lock, then sleeps outside it and sends, so threads pipeline requests — a slow answer never holds
-back the next request. Slots are spaced so that no `window` seconds contain more than `rate` starts;
-`window` is a little over a second so that network jitter between our clock and NCBI's cannot make
-two starts a full window apart look closer on their side.
+excess with HTTP 429. The limiter gates request *starts* only: a caller waits for its start and then
+sends outside the lock, so threads pipeline requests — a slow answer never holds back the next one.
+Starts are spaced so that no `window` contains more than `rate` of them; `window` is a little over a
+second so that jitter between our send and NCBI's arrival cannot make starts look closer on their side.
 """
 
 from __future__ import annotations
@@ -40,28 +39,24 @@ class RateLimiter:
         self._sleep = sleep
         self.waited = 0.0  # total seconds callers spent waiting (for stats)
 
-    def reserve(self) -> float:
-        """Reserve the next start slot; returns its time on the limiter's clock (no sleeping)."""
+    def acquire(self) -> float:
+        """Block until this caller may start a request; returns the seconds waited.
+
+        The lock is held while waiting, so each start is recorded at the time it really happened
+        (a thread that wakes late pushes the next slots later, never earlier); callers queue here,
+        and send outside, so requests still overlap in flight.
+        """
         with self._lock:
             now = self._clock()
-            slot = now
+            waited = 0.0
             if len(self._starts) == self._burst:
-                slot = max(now, self._starts[0] + self._window)
-            if self._starts:
-                slot = max(slot, self._starts[-1])  # slots never go backwards
-            self._starts.append(slot)
-            return slot
-
-    def acquire(self) -> float:
-        """Block until this caller may start a request; returns the seconds waited."""
-        slot = self.reserve()
-        wait = slot - self._clock()
-        if wait > 0:
-            self._sleep(wait)
-            with self._lock:
-                self.waited += wait
-            return wait
-        return 0.0
+                waited = self._starts[0] + self._window - now
+                if waited > 0:
+                    self._sleep(waited)
+                    now = self._clock()
+                    self.waited += waited
+            self._starts.append(now)
+            return max(waited, 0.0)
 
 
 _shared: dict[float, RateLimiter] = {}

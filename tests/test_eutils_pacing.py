@@ -31,18 +31,31 @@ class FakeClock:
 def test_slots_never_put_more_than_rate_in_any_second(rate: float) -> None:
     clock = FakeClock()
     limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
-    slots = [limiter.reserve() for _ in range(100)]
+    slots = []
+    for _ in range(100):
+        limiter.acquire()
+        slots.append(clock())
     assert max_in_window(slots) <= math.ceil(rate)
     assert len(slots) / (slots[-1] + 1.0) <= rate  # on average too
     # Close to the ceiling: 100 slots take about 100 / rate seconds, not much more.
     assert slots[-1] <= (100 / rate) * 1.08
 
 
-def test_reservations_do_not_wait_for_answers() -> None:
-    """Three threads reserve at once: all get slots at once (a burst), the 4th waits a window."""
+def test_starts_do_not_wait_for_answers() -> None:
+    """Three starts at once (a burst, whatever their answers take); the 4th waits out the window."""
     clock = FakeClock()
     limiter = RateLimiter(3, clock=clock, sleep=clock.sleep)
-    assert [limiter.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.06)]
+    assert [limiter.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.06)]
+
+
+def test_a_late_start_pushes_the_next_ones_later() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1, clock=clock, sleep=lambda s: clock.sleep(s + 0.2))  # wakes 0.2 s late
+    starts = []
+    for _ in range(3):
+        limiter.acquire()
+        starts.append(clock())
+    assert starts == [0.0, pytest.approx(1.26), pytest.approx(2.52)]
 
 
 def test_shared_limiter_is_one_per_pace() -> None:
