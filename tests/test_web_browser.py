@@ -326,6 +326,26 @@ def test_accept_suggested_level_with_a(browser: Browser, site: WebSite, base_url
     page.close()
 
 
+def test_incomplete_grade_and_expired_form_are_reported(
+    browser: Browser, site: WebSite, base_url: str
+) -> None:
+    page = sign_in(browser, base_url, "alice").page
+    page.goto(f"{base_url}/claims/{CLAIM_SINGLE}")
+    pmid = current_pmid(page)
+    page.keyboard.press("5")
+    page.keyboard.press("Enter")  # a level but no direction
+    expect(page.locator("#flash")).to_contain_text("Not saved: pick a direction")
+    assert current_pmid(page) == pmid
+    # A stale CSRF token (e.g. the server restarted): the answer is a visible message, not silence.
+    page.evaluate("document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRF-Token': 'old'}))")
+    page.keyboard.press("5")
+    page.keyboard.press("s")
+    expect(page.locator("#problem")).to_contain_text("This form has expired")
+    assert current_pmid(page) == pmid
+    assert read_events(site.project_dir) == []
+    page.close()
+
+
 def test_search_within_a_claim(browser: Browser, site: WebSite, base_url: str) -> None:
     page = sign_in(browser, base_url, "alice").page
     page.goto(f"{base_url}/claims/{CLAIM_SINGLE}/search")

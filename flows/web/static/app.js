@@ -88,5 +88,25 @@
   });
 
   // A swapped-in study starts with a clean form.
-  document.addEventListener("htmx:afterSwap", function () { excludeMode = false; });
+  document.addEventListener("htmx:afterSwap", function () {
+    excludeMode = false;
+    document.getElementById("problem").hidden = true;
+  });
+
+  // An error answer to an htmx request (expired form, signed out, store busy) is not swapped in:
+  // show its one-line message instead (as text), so nothing fails silently.
+  function problem(text) {
+    const box = document.getElementById("problem");
+    box.textContent = text;
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    const doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    const message = doc.getElementById("error-message");
+    problem((message ? message.textContent : "The server answered " + xhr.status));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    problem("The litgrade server cannot be reached; your last action was not saved.");
+  });
 })();
