@@ -59,6 +59,8 @@ def test_report_renders_in_chromium(report_setup: tuple[Project, Path, Path]) ->
             assert page.locator("tbody tr").count() == 2
             page.emulate_media(media="print")
             assert page.locator("svg").count() == 1
+            pdf = page.pdf(path=str(ARTIFACTS / "report-index.pdf"), format="A4")
+            assert pdf.startswith(b"%PDF") and len(pdf) > 5000  # printable
         finally:
             browser.close()
     assert dialogs == []
