@@ -61,7 +61,7 @@ class GradeForm:
         population: int | None = None
         raw_population = field("population")
         if raw_population is not None:
-            if not raw_population.isdigit() or int(raw_population) <= 0:
+            if not (raw_population.isascii() and raw_population.isdigit()) or int(raw_population) <= 0:
                 problems.append("population must be a whole number above 0")
             else:
                 population = int(raw_population)
