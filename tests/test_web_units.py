@@ -170,3 +170,81 @@ def test_serve_warns_on_non_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert seen == {"host": "0.0.0.0", "port": 8123, "log_level": "warning", "access_log": False}
     quiet = CliRunner().invoke(cli_app, ["serve", str(folder)])
     assert "WARNING" not in quiet.output
+
+
+def test_grade_form_checks_against_the_ladder() -> None:
+    from flows.web.grading_view import GradeForm
+
+    ok = GradeForm.parse(
+        {"relevance": "include", "level": "rct", "direction": "supports", "population": "120"}
+    )
+    assert ok.error is None and (ok.level, ok.population, ok.exclude_reason) == ("rct", 120, None)
+    excluded = GradeForm.parse({"relevance": "exclude", "exclude_reason": "off_topic", "level": "rct"})
+    assert excluded.error is None and excluded.level is None  # an exclusion carries no level
+    for bad, message in (
+        ({"relevance": "include", "level": "rct"}, "pick a direction"),
+        ({"relevance": "include", "level": "mega", "direction": "supports"}, "pick a level"),
+        ({"relevance": "exclude", "exclude_reason": "boring"}, "pick an exclusion reason"),
+        ({"relevance": "maybe"}, "choose include"),
+        (
+            {"relevance": "include", "level": "rct", "direction": "supports", "population": "²"},
+            "whole number",
+        ),
+        (
+            {"relevance": "include", "level": "rct", "direction": "supports", "risk_of_bias": "x"},
+            "risk of bias",
+        ),
+    ):
+        parsed = GradeForm.parse(bad)
+        assert parsed.error is not None and message in parsed.error, (bad, parsed.error)
+
+
+HOLD_LOCK = r"""
+import sys, time
+from pathlib import Path
+from flows.store.db import connect
+with connect(Path(sys.argv[1])) as con:
+    con.execute("SELECT 1")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_store_reader_serves_cache_while_another_process_holds_the_store(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from flows.web.data import StoreReader, WebConfig
+    from tests.web_fixtures import CLAIM_SINGLE, build_site
+
+    site = build_site(tmp_path)
+    config = site.config
+    with StoreReader(config) as store:  # fills the cache
+        pmids = store.claim_pmids(CLAIM_SINGLE)
+        article, _ = store.study(pmids[0], pmids[1:])
+        assert article is not None and not store.stale
+    config.cache.store_key = None  # as if a refresh had just written
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(config.db_path), "3"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        start = time.monotonic()
+        with StoreReader(config) as store:
+            assert store.claim_pmids(CLAIM_SINGLE) == pmids
+            assert store.study(pmids[0], [])[0] == article
+            assert store.stale
+        assert time.monotonic() - start < 2.0  # answered from the cache, not after the lock
+        # Nothing cached to fall back on: the reader waits the lock out (flows.store.db.connect).
+        cold = WebConfig(config.project, config.db_path, config.data_dir)
+        start = time.monotonic()
+        with StoreReader(cold) as store:
+            assert store.claim_pmids(CLAIM_SINGLE) == pmids
+            assert not store.stale
+        assert holder.poll() is not None or time.monotonic() - start > 0.5
+    finally:
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
