@@ -18,6 +18,7 @@ files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay
 from __future__ import annotations
 
 import gzip
+import http.client
 import io
 import zlib
 from collections.abc import Iterator
@@ -175,7 +176,7 @@ def parse(source: Source) -> Iterator[ParseEvent]:
                 f"{name}: not complete PubMed XML after {seen} record(s): {exc.msg or exc}; "
                 "the response was cut short or is not XML — retry the request"
             ) from exc
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, zlib.error, http.client.HTTPException) as exc:
             raise PubmedXMLError(
                 f"{name}: could not read PubMed XML after {seen} record(s): {exc}; "
                 "the gzip stream is damaged or was cut short — retry or re-download it"
@@ -243,6 +244,26 @@ def _index(el: etree._Element | None) -> Index:
     return out
 
 
+Groups = dict[str, list[etree._Element]]
+
+
+def _group(el: etree._Element) -> Groups:
+    """Children by tag, in order, from one pass (for elements with repeated children)."""
+    out: Groups = {}
+    for child in el:
+        tag = child.tag
+        if tag in out:
+            out[tag].append(child)
+        elif isinstance(tag, str):
+            out[tag] = [child]
+    return out
+
+
+def _first(groups: Groups, tag: str) -> etree._Element | None:
+    found = groups.get(tag)
+    return found[0] if found else None
+
+
 def _t(index: Index, tag: str) -> str | None:
     el = index.get(tag)
     return (clean(el.text) or None) if el is not None else None
@@ -268,9 +289,9 @@ def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
     return tuple(out)
 
 
-def _other_abstracts(citation: etree._Element) -> tuple[OtherAbstract, ...]:
+def _other_abstracts(items: list[etree._Element]) -> tuple[OtherAbstract, ...]:
     out = []
-    for other in _kids(citation, "OtherAbstract"):
+    for other in items:
         sections = _sections(other)
         if sections:
             out.append(OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
@@ -371,9 +392,9 @@ def _ids(*lists: etree._Element | None) -> dict[str, str]:
     return found
 
 
-def _elocations(parent: etree._Element) -> dict[str, str]:
+def _elocations(items: list[etree._Element]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for loc in _kids(parent, "ELocationID"):
+    for loc in items:
         if loc.get("ValidYN", "Y") != "Y":
             continue
         kind = (loc.get("EIdType") or "").lower()
@@ -423,17 +444,17 @@ def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
     return tuple(out)
 
 
-def _keywords(parent: etree._Element) -> tuple[str, ...]:
+def _keywords(keyword_lists: list[etree._Element]) -> tuple[str, ...]:
     return tuple(
         word
-        for keyword_list in _kids(parent, "KeywordList")
+        for keyword_list in keyword_lists
         for keyword in _kids(keyword_list, "Keyword")
         if (word := plain(keyword))
     )
 
 
-def _languages(parent: etree._Element) -> tuple[str, ...]:
-    return tuple(v for e in _kids(parent, "Language") if (v := clean(e.text)))
+def _languages(items: list[etree._Element]) -> tuple[str, ...]:
+    return tuple(v for e in items if (v := clean(e.text)))
 
 
 def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
@@ -446,9 +467,9 @@ def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
     return tuple(out)
 
 
-def _comments(citation: etree._Element) -> tuple[CommentCorrection, ...]:
+def _comments(blocks: list[etree._Element]) -> tuple[CommentCorrection, ...]:
     out = []
-    for block in _kids(citation, "CommentsCorrectionsList"):
+    for block in blocks:
         for comment in _kids(block, "CommentsCorrections"):
             ref_type = comment.get("RefType")
             if not ref_type:
@@ -473,50 +494,50 @@ def _title(pmid: str, *candidates: etree._Element | None) -> tuple[str, str]:
 
 
 def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid: str) -> Article:
-    cit = _index(citation)
-    article = cit.get("Article")
+    cit = _group(citation)
+    article = _first(cit, "Article")
     if article is None:
         raise _Unusable(f"PMID {pmid} has no Article element; skipped")
-    art = _index(article)
-    vernacular = art.get("VernacularTitle")
-    title, title_html = _title(pmid, art.get("ArticleTitle"), vernacular)
-    journal = _index(art.get("Journal"))
+    art = _group(article)
+    vernacular = _first(art, "VernacularTitle")
+    title, title_html = _title(pmid, _first(art, "ArticleTitle"), vernacular)
+    journal = _index(_first(art, "Journal"))
     issue = _index(journal.get("JournalIssue"))
-    abstract = art.get("Abstract")
+    abstract = _first(art, "Abstract")
     ids = _ids(_index(pubmed_data).get("ArticleIdList"))
-    locations = _elocations(article)
+    locations = _elocations(art.get("ELocationID", []))
     return Article(
         pmid=pmid,
-        version=_version(cit.get("PMID")),
+        version=_version(_first(cit, "PMID")),
         title=title,
         title_html=title_html,
         vernacular_title=plain(vernacular) or None,
         abstract=_sections(abstract),
-        other_abstracts=_other_abstracts(citation),
+        other_abstracts=_other_abstracts(cit.get("OtherAbstract", [])),
         copyright=_t(_index(abstract), "CopyrightInformation"),
-        authors=_authors(art.get("AuthorList")),
+        authors=_authors(_first(art, "AuthorList")),
         journal=Journal(
             title=_t(journal, "Title"),
             iso_abbreviation=_t(journal, "ISOAbbreviation"),
             issn=_t(journal, "ISSN"),
             volume=_t(issue, "Volume"),
             issue=_t(issue, "Issue"),
-            pages=_pages(art.get("Pagination")),
+            pages=_pages(_first(art, "Pagination")),
         ),
         pub_date=_pub_date(issue.get("PubDate")),
-        article_date=_iso(art.get("ArticleDate")),
-        date_revised=_iso(cit.get("DateRevised")),
+        article_date=_iso(_first(art, "ArticleDate")),
+        date_revised=_iso(_first(cit, "DateRevised")),
         doi=ids.get("doi") or locations.get("doi"),
         pmc=_pmc(ids.get("pmc")),
         pii=ids.get("pii") or locations.get("pii"),
-        publication_types=_publication_types(_kids(art.get("PublicationTypeList"), "PublicationType")),
-        mesh=_mesh(cit.get("MeshHeadingList")),
-        chemicals=_chemicals(cit.get("ChemicalList")),
-        keywords=_keywords(citation),
-        languages=_languages(article),
-        grants=_grants(art.get("GrantList")),
+        publication_types=_publication_types(_kids(_first(art, "PublicationTypeList"), "PublicationType")),
+        mesh=_mesh(_first(cit, "MeshHeadingList")),
+        chemicals=_chemicals(_first(cit, "ChemicalList")),
+        keywords=_keywords(cit.get("KeywordList", [])),
+        languages=_languages(art.get("Language", [])),
+        grants=_grants(_first(art, "GrantList")),
         status=citation.get("Status"),
-        comments_corrections=_comments(citation),
+        comments_corrections=_comments(cit.get("CommentsCorrectionsList", [])),
     )
 
 
@@ -532,7 +553,7 @@ def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
     authors = next((lst for lst in author_lists if lst.get("Type", "authors") != "editors"), None)
     abstract = index.get("Abstract")
     ids = _ids(index.get("ArticleIdList"), _index(top.get("PubmedBookData")).get("ArticleIdList"))
-    locations = _elocations(doc)
+    locations = _elocations(_kids(doc, "ELocationID"))
     return Article(
         pmid=pmid,
         version=_version(index.get("PMID")),
@@ -552,8 +573,8 @@ def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
         pmc=_pmc(ids.get("pmc")),
         pii=ids.get("pii") or locations.get("pii"),
         publication_types=_publication_types(_kids(doc, "PublicationType")),
-        keywords=_keywords(doc),
-        languages=_languages(doc),
+        keywords=_keywords(_kids(doc, "KeywordList")),
+        languages=_languages(_kids(doc, "Language")),
         grants=_grants(index.get("GrantList")),
         is_book=True,
     )

@@ -541,3 +541,79 @@ def test_unresolved_entity_inside_mathml_drops_only_the_entity() -> None:
     )
     [article] = parse_articles(doc)
     assert (article.title, article.title_html) == ("a q t+ b", "a q t+ b")
+
+
+def _linked_record(pmid: str, types: str, comments: str) -> bytes:
+    return (
+        f'<PubmedArticle><MedlineCitation Status="MEDLINE"><PMID Version="2">{pmid}</PMID><Article>'
+        "<Journal><JournalIssue><PubDate><Year>2019</Year></PubDate></JournalIssue></Journal>"
+        f"<ArticleTitle>Study {pmid}.</ArticleTitle><PublicationTypeList>{types}</PublicationTypeList></Article>"
+        f"<CommentsCorrectionsList>{comments}</CommentsCorrectionsList></MedlineCitation></PubmedArticle>"
+    ).encode()
+
+
+def test_retraction_and_concern_links_are_plain_to_see() -> None:
+    doc = (
+        b"<PubmedArticleSet>"
+        + _linked_record(
+            "100",
+            '<PublicationType UI="D016441">Retracted Publication</PublicationType>',
+            '<CommentsCorrections RefType="RetractionIn"><RefSource>J X. 2020;1:2</RefSource><PMID Version="1">200</PMID></CommentsCorrections>',
+        )
+        + _linked_record(
+            "200",
+            '<PublicationType UI="D016440">Retraction of Publication</PublicationType>',
+            '<CommentsCorrections RefType="RetractionOf"><RefSource>J X. 2019</RefSource><PMID Version="1">100</PMID></CommentsCorrections>',
+        )
+        + _linked_record(
+            "300",
+            "",
+            '<CommentsCorrections RefType="ExpressionOfConcernIn"><RefSource>J X.</RefSource><PMID Version="1">301</PMID></CommentsCorrections>'
+            '<CommentsCorrections RefType="UpdateIn"><RefSource>J Y.</RefSource><PMID Version="1">302</PMID></CommentsCorrections>',
+        )
+        + b"</PubmedArticleSet>"
+    )
+    retracted, notice, concern = parse_articles(doc)
+    assert (
+        retracted.is_retracted
+        and retracted.retraction_pmids == ("200",)
+        and not retracted.is_retraction_notice
+    )
+    assert retracted.version == 2 and retracted.publication_types[0].ui == "D016441"
+    assert notice.is_retraction_notice and not notice.is_retracted
+    assert concern.has_expression_of_concern and not concern.is_retracted
+    assert ("UpdateIn", "302", "J Y.") in [
+        (c.ref_type, c.pmid, c.source) for c in concern.comments_corrections
+    ]
+
+
+def test_text_mode_stream_is_refused_with_advice(samples_dir: Path) -> None:
+    with (
+        (samples_dir / "biopython_efetch_pubmed1.xml").open(encoding="utf-8") as handle,
+        pytest.raises(PubmedXMLError, match=r"binary mode \('rb'\)"),
+    ):
+        list(parse(handle))  # type: ignore[arg-type]
+
+
+def test_http_connection_dropped_mid_body_raises(samples_dir: Path) -> None:
+    data = (samples_dir / "biopython_efetch_pubmed2.xml").read_bytes()
+
+    class Dropping(_Handler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))  # promises more than it sends
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dropping)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/efetch.fcgi"
+        with urllib.request.urlopen(url) as response, pytest.raises(PubmedXMLError, match="retry"):
+            list(parse(response))
+    finally:
+        server.shutdown()
+        server.server_close()
