@@ -85,7 +85,8 @@ class EutilsClient:
                 pmids.extend(page.ids)
         else:
             lo = _parse_date(mindate, end=False) if mindate else EARLIEST
-            hi = _parse_date(maxdate, end=True) if maxdate else (self._today or dt.date.today())
+            # A day's grace past our date: NCBI stamps entries in US Eastern time.
+            hi = _parse_date(maxdate, end=True) if maxdate else self._until()
             pmids, n, notes = self._sliced(query, lo, hi, first.count)
             requests += n
             if notes:
@@ -114,9 +115,12 @@ class EutilsClient:
             params.update(
                 datetype="edat",
                 mindate=mindate or EARLIEST.strftime("%Y/%m/%d"),
-                maxdate=maxdate or (self._today or dt.date.today()).strftime("%Y/%m/%d"),
+                maxdate=maxdate or _fmt(self._until()),
             )
         return self._http.call("esearch", params, lambda body: parse_esearch(body, query))
+
+    def _until(self) -> dt.date:
+        return self._today or (dt.date.today() + dt.timedelta(days=1))
 
     def _sliced(self, query: str, lo: dt.date, hi: dt.date, count: int) -> tuple[list[str], int, list[str]]:
         """Split [lo, hi] by entry date until every slice fits under the cap; slices run in parallel."""

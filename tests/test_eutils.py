@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -212,7 +213,29 @@ def test_stopping_early_sends_no_more_batches() -> None:
     pmids = corpus.add_synthetic_query("stop", 200)
     with start_standin(corpus, rate_limit=False, latency=Latency(0.05)) as server:
         batches = fast_client(server, batch_size=10, workers=2).fetch(pmids)
+        assert isinstance(batches, Generator)
         first = next(batches)
         batches.close()
     assert len(first.articles) == 10
     assert len(server.entries("efetch")) <= 5  # 20 batches, at most the look-ahead of 4 plus one
+
+
+def test_ncbis_top_level_error_fails_the_batch_with_its_text_without_retrying() -> None:
+    corpus = Corpus()
+    pmids = corpus.add_synthetic_query("err", 5)
+    with start_standin(corpus, rate_limit=False) as server:
+        server.add_fault("error", times=1, tools=("efetch",))
+        (batch,) = list(fast_client(server).fetch(pmids))
+    assert batch.failed and batch.missing == tuple(pmids)
+    assert batch.error and "Search Backend failed" in batch.error
+    assert len(server.entries("efetch")) == 1
+
+
+def test_ncbis_top_level_error_on_a_search_is_a_fetch_error() -> None:
+    corpus = Corpus()
+    corpus.add_synthetic_query("err", 5)
+    with start_standin(corpus, rate_limit=False) as server:
+        server.add_fault("error", times=1, tools=("esearch",))
+        with pytest.raises(FetchError, match="refused the search for 'err': Search Backend failed"):
+            fast_client(server).search("err")
+    assert len(server.entries("esearch")) == 1

@@ -53,7 +53,8 @@ HTML_ERROR_PAGE = (
     "<h1>Server Error</h1><p>Your request could not be processed due to a problem on our web server."
     "</p></body></html>"
 )
-FAULT_KINDS = ("500", "502", "slow", "truncated", "cut", "html")
+FAULT_KINDS = ("500", "502", "slow", "truncated", "cut", "html", "error")
+BACKEND_ERROR = "Search Backend failed: Database is not supported: pubmed"
 
 
 @dataclass(slots=True)
@@ -469,6 +470,14 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                     return
                 if fault.kind == "html":
                     self._send(200, HTML_ERROR_PAGE.encode(), "text/html", log)
+                    return
+                if fault.kind == "error":
+                    text = (
+                        standin._esearch_error(BACKEND_ERROR)
+                        if tool == "esearch"
+                        else standin._efetch_error(BACKEND_ERROR)
+                    )
+                    self._send(200, text.encode(), "text/xml; charset=UTF-8", log)
                     return
                 if fault.kind == "slow":
                     time.sleep(fault.seconds)
