@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from lxml import etree
 
 from flows.config import REPO_ROOT
 from flows.errors import InputError
+from flows.report import write_atomic
 
 CORPUS_FILE = REPO_ROOT.parent / "shared" / "k2-corpus" / "records.jsonl"
 SNAPSHOT_DIR = REPO_ROOT / "curated" / "k2-muscle" / "snapshot"
@@ -216,24 +215,10 @@ def snapshot_bytes(records: Iterable[CorpusRecord]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_snapshot(corpus: Path = CORPUS_FILE, out: Path = SNAPSHOT_FILE) -> int:
     """Write the snapshot XML for `corpus` to `out`; returns the number of records."""
     records = read_corpus(corpus)
-    write_atomic(out, snapshot_bytes(records))
+    write_atomic(out, snapshot_bytes(records).decode("utf-8"))
     return len(records)
 
 
