@@ -17,6 +17,7 @@ from tests.web_fixtures import (
     CLAIM_BLIND,
     CLAIM_SINGLE,
     PASSWORDS,
+    RUN_WARNING,
     XSS_PMID,
     WebSite,
     build_site,
@@ -363,11 +364,15 @@ def test_search_within_a_claim(browser: Browser, site: WebSite, base_url: str) -
     page.close()
 
 
-def test_dashboard_shows_newest_run_and_inert_article_url(browser: Browser, base_url: str) -> None:
+def test_dashboard_shows_newest_run_and_inert_article_url(
+    browser: Browser, site: WebSite, base_url: str
+) -> None:
     page = sign_in(browser, base_url, "carol").page
     row = page.locator(f"#claim-{CLAIM_SINGLE} .run")
     expect(row).to_contain_text("completed")
-    expect(row).to_contain_text("found")
+    expect(row).to_contain_text(f"{len(site.single)} found, {len(site.single)} new")
+    expect(row.locator(".warning")).to_contain_text(f"QuotedPhraseNotFound: {RUN_WARNING}")
+    expect(page.locator(f"#claim-{CLAIM_SINGLE} .rating")).not_to_contain_text("not rated yet")
     assert page.locator("a[href^='javascript']").count() == 0
     expect(page.locator(".source")).to_contain_text("javascript:alert(1)")
     page.close()

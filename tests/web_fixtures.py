@@ -19,9 +19,10 @@ import uvicorn
 
 from flows.claims import load_project
 from flows.records import AbstractSection, Article, Author, Journal, MeshHeading, PubDate, PublicationType
+from flows.sources import SearchResult
 from flows.store.articles import upsert_articles
 from flows.store.db import connect
-from flows.store.searches import finish_search_run, record_hits, start_search_run
+from flows.store.searches import finish_search_run, record_hits, record_search_result, start_search_run
 from flows.web.app import create_app
 from flows.web.auth import PasswordStore
 from flows.web.data import WebConfig
@@ -32,6 +33,7 @@ CLAIM_SINGLE = "k2-muscle-cramps"
 CLAIM_BLIND = "k2-bone-density"
 XSS_PMID = "99000001"
 XSS_MARKER = "__litgrade_xss"
+RUN_WARNING = '"vitamin k2 <script>x</script>"'
 
 CLAIMS_YAML = f"""\
 project: {PROJECT}
@@ -132,7 +134,10 @@ def store_hits(db: Path, project: str, claim_id: str, articles: Sequence[Article
             con, project=project, claim_id=claim_id, query=query, query_hash="test", source="eutils",
             mindate=None, maxdate=None, incremental=False, started_at=now,
         )  # fmt: skip
-        record_hits(con, project=project, claim_id=claim_id, run_id=run_id, pmids=[a.pmid for a in articles])
+        pmids = tuple(a.pmid for a in articles)
+        result = SearchResult(count=len(pmids), pmids=pmids, warnings={"QuotedPhraseNotFound": [RUN_WARNING]})
+        record_search_result(con, run_id, result, new_pmids=len(pmids))
+        record_hits(con, project=project, claim_id=claim_id, run_id=run_id, pmids=list(pmids))
         finish_search_run(con, run_id, status="completed", finished_at=now, fetched=len(articles))
         try:
             from flows.store.suggestions import save_suggestions
