@@ -158,7 +158,7 @@ OR_TERMS = [
 def test_or_of_synonyms_matches_the_union_of_its_terms(toy_mirror: Path) -> None:
     # ORed terms on one field are evaluated as one regex alternation; it must mean the same.
     rng = random.Random(7)
-    combos = list(itertools.combinations(OR_TERMS, 2))
+    combos: list[tuple[str, ...]] = list(itertools.combinations(OR_TERMS, 2))
     combos += [tuple(rng.sample(OR_TERMS, k)) for k in (3, 5, 8) for _ in range(15)]
     with mirror_db.open_mirror(toy_mirror, read_only=True) as con:
 
