@@ -75,6 +75,10 @@ def build(path: Path, records: list[bytes], count: int) -> None:
 
 
 def child(kind: str, path: str, repeat: int) -> None:
+    if kind == "litgrade":
+        import flows.pubmed  # noqa: F401  (imports counted in the baseline, not the parse)
+    else:
+        import Bio.Entrez  # noqa: F401
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     count = 0
@@ -95,7 +99,17 @@ def child(kind: str, path: str, repeat: int) -> None:
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(json.dumps({"records": count, "seconds": seconds, "cpu": cpu, "rss_mb": after.ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "records": count,
+                "seconds": seconds,
+                "cpu": cpu,
+                "rss_mb": after.ru_maxrss / 1024,
+                "base_mb": before.ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def run(kind: str, path: Path, repeat: int = 1) -> dict[str, Any]:
@@ -115,7 +129,7 @@ def run(kind: str, path: Path, repeat: int = 1) -> dict[str, Any]:
 def show(label: str, r: dict[str, Any]) -> None:
     print(
         f"  {label:<42} {r['records']:>7} rec  CPU {r['cpu']:7.2f} s = {r['rate']:6.0f} rec/s"
-        f"  (wall {r['seconds']:6.1f} s = {r['wall_rate']:5.0f} rec/s)  peak RSS {r['rss_mb']:7.1f} MB"
+        f"  (wall {r['seconds']:6.1f} s = {r['wall_rate']:5.0f} rec/s)  peak RSS {r['rss_mb']:7.1f} MB (after imports {r['base_mb']:5.1f})"
     )
 
 

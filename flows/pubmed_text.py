@@ -25,12 +25,13 @@ SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
-_SPECIAL = re.compile(r"[&<>\"']")
 
 
 def escape(value: str) -> str:
     """HTML-escape ``& < > " '`` (markupsafe's C escaper), skipped when there is nothing to escape."""
-    return str(_markup_escape(value)) if _SPECIAL.search(value) else value
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        return str(_markup_escape(value))
+    return value
 
 
 def _local(tag: object) -> str:
@@ -48,10 +49,13 @@ def clean(value: str | None) -> str:
     """Whitespace collapsed to single spaces, edges stripped."""
     if not value:
         return ""
-    # Fast path (most values): no tab/newline/NBSP-like character and no double space to collapse.
-    if value.isprintable() and "  " not in value:
+    # Fast path for most values. isascii() is O(1), and the only ASCII whitespace XML text may hold is
+    # space, tab, newline and carriage return, each found by a C substring scan.
+    if value.isascii():
+        if "  " in value or "\n" in value or "\t" in value or "\r" in value:
+            return " ".join(value.split())
         return value.strip()
-    return " ".join(value.split())  # str.split() knows the same Unicode spaces as \\s, and is faster
+    return " ".join(value.split())  # str.split() knows the Unicode spaces (NBSP, thin space...)
 
 
 def _walk(el: etree._Element, text: list[str], html: list[str]) -> None:
