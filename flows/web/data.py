@@ -15,9 +15,11 @@ should a write ever leave both files' size and mtime unchanged.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ from flows.store.db import DEFAULT_WAIT_SECONDS, connect
 FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
 BUSY_WAIT_SECONDS = 0.25
+PREFETCH_WAIT_SECONDS = 2.0
+log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
 
 
@@ -59,6 +63,9 @@ class _Cache:
     articles: dict[str, Article] = field(default_factory=dict)
     suggestions: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Any] = field(default_factory=dict)
+    prefetcher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="litgrade-prefetch")
+    )
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,9 @@ class StoreReader:
     full time (flows.store.db.connect's retry window).
     """
 
-    def __init__(self, config: WebConfig) -> None:
+    def __init__(self, config: WebConfig, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
         self.config = config
+        self.wait_seconds = wait_seconds
         self._stack = ExitStack()
         self._con: Any = None
         self._busy = False
@@ -192,7 +200,7 @@ class StoreReader:
         if have_stale:
             self.stale = True
             return None
-        return self._open(DEFAULT_WAIT_SECONDS)
+        return self._open(self.wait_seconds)
 
     def _required(self) -> Any:
         con = self._connection(have_stale=False)
@@ -257,13 +265,16 @@ class StoreReader:
         return self._cached(self.config.cache.suggestions, list(pmids), get_suggestions)
 
     def study(self, pmid: str, upcoming: Sequence[str]) -> tuple[Article | None, Any]:
-        """One study's article and suggestion; on a cache miss the `upcoming` ones are read too, so
-        the next grading actions are answered without opening the store."""
+        """One study's article and suggestion. On a cache miss the `upcoming` studies are read in
+        the background, so the next grading actions are answered without opening the store and
+        this one does not pay for parsing them."""
         cache = self.config.cache
         with cache.lock:
             cached = pmid in cache.articles and pmid in cache.suggestions
-        wanted = [pmid] if cached else list(dict.fromkeys([pmid, *upcoming]))
-        return self.articles(wanted).get(pmid), self.suggestions(wanted).get(pmid)
+        found = self.articles([pmid]).get(pmid), self.suggestions([pmid]).get(pmid)
+        if not cached and upcoming:
+            cache.prefetcher.submit(_prefetch, self.config, [p for p in upcoming if p != pmid])
+        return found
 
     def newest_runs(self, claim_ids: Sequence[str]) -> dict[str, Any]:
         """The newest search run per claim (claims never searched are absent)."""
@@ -295,3 +306,13 @@ class StoreReader:
         from flows.web.queries import search_claim_studies
 
         return search_claim_studies(self._required(), self.config.project.name, claim_id, text.strip(), limit)
+
+
+def _prefetch(config: WebConfig, pmids: Sequence[str]) -> None:
+    """Warm the cache with the studies a curator will see next; a busy store just means no warm-up."""
+    try:
+        with StoreReader(config, wait_seconds=PREFETCH_WAIT_SECONDS) as store:
+            store.articles(pmids)
+            store.suggestions(pmids)
+    except Exception as exc:  # only a warm-up: the request path reads what it needs itself
+        log.debug("prefetch of %d studies skipped: %s", len(pmids), exc)
