@@ -39,7 +39,7 @@ class UpsertCounts:
     changed_pmids: tuple[str, ...] = ()
 
 
-def _date_or_none(value: str | None) -> dt.date | None:
+def date_or_none(value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
@@ -56,7 +56,7 @@ def _row(article: Article) -> dict[str, object]:
         "abstract_text": article.abstract_text,
         "journal": article.journal.iso_abbreviation or article.journal.title,
         "pub_year": article.pub_date.year,
-        "pub_date": _date_or_none(article.pub_date.sort_date),
+        "pub_date": date_or_none(article.pub_date.sort_date),
         "pub_date_raw": article.pub_date.raw,
         "doi": article.doi,
         "pmc": article.pmc,
@@ -64,7 +64,7 @@ def _row(article: Article) -> dict[str, object]:
         "mesh_terms": list(article.mesh_descriptors),
         "languages": list(article.languages),
         "status": article.status,
-        "date_revised": _date_or_none(article.date_revised),
+        "date_revised": date_or_none(article.date_revised),
         "is_retracted": article.is_retracted,
         "is_retraction_notice": article.is_retraction_notice,
         "has_expression_of_concern": article.has_expression_of_concern,

@@ -73,7 +73,7 @@ def transaction(con: duckdb.DuckDBPyConnection, **frames: Any) -> Iterator[None]
             con.unregister(name)
 
 
-def _is_lock_error(exc: Exception) -> bool:
+def is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
@@ -93,24 +93,35 @@ def connect(
         yield con
 
 
-@contextmanager
-def _open(path: Path, read_only: bool, wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_waiting(
+    path: Path, *, read_only: bool, wait_seconds: float, holder_hint: str
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect that waits (jittered backoff) while another process holds the file.
+
+    `holder_hint` names who probably holds it, for the StoreBusyError a person reads.
+    """
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only and path.exists())
-            break
+            return duckdb.connect(str(path), read_only=read_only and path.exists())
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                if _is_lock_error(exc):
-                    raise StoreBusyError(
-                        f"{path}: the store stayed locked by another process for {wait_seconds:.0f} s "
-                        "(a refresh or the web app?); try again when it has finished"
-                    ) from exc
+            if not is_lock_error(exc):
                 raise
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{path}: stayed locked by another process for {wait_seconds:.0f} s "
+                    f"({holder_hint}); try again when it has finished"
+                ) from exc
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def _open(path: Path, read_only: bool, wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_waiting(
+        path, read_only=read_only, wait_seconds=wait_seconds, holder_hint="a refresh or the web app?"
+    )
     try:
         if not read_only:
             # Cheap when up to date (two small statements); a cache keyed on the file would be

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from flows.errors import ConfigError, StoreBusyError
+from flows.errors import ConfigError
 from flows.pubmed_query import (
     BoolOp,
     DateRange,
@@ -42,8 +41,8 @@ from flows.pubmed_query import (
     normalize_text,
 )
 from flows.records import Article
-from flows.store.articles import _date_or_none as iso_date
-from flows.store.db import DEFAULT_WAIT_SECONDS, _is_lock_error
+from flows.store.articles import date_or_none as iso_date
+from flows.store.db import DEFAULT_WAIT_SECONDS, open_waiting
 
 SCHEMA_VERSION = "1"
 Connection = duckdb.DuckDBPyConnection
@@ -114,22 +113,12 @@ def open_mirror(
     if read_only and not path.exists():
         raise ConfigError(f"{path}: no mirror here yet; build one with `litgrade mirror ingest FILE...`")
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.02
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise ConfigError(f"{path}: cannot open the mirror file: {exc}") from exc
-            if time.monotonic() >= deadline:
-                raise StoreBusyError(
-                    f"{path}: the mirror stayed locked by another process for {wait_seconds:.0f} s "
-                    "(an ingest running?); try again when it has finished"
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+    try:
+        con = open_waiting(
+            path, read_only=read_only, wait_seconds=wait_seconds, holder_hint="an ingest running?"
+        )
+    except duckdb.Error as exc:
+        raise ConfigError(f"{path}: cannot open the mirror file: {exc}") from exc
     try:
         if read_only:
             has_table = con.execute(
