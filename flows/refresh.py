@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -87,7 +87,7 @@ class RefreshSummary:
     source: str
     run_time: str
     claims: list[ClaimOutcome]
-    requests: int | None = None
+    stats: dict[str, float] = field(default_factory=dict)  # requests, retries, throttled, bytes…
 
     @property
     def failed(self) -> list[ClaimOutcome]:
@@ -98,6 +98,17 @@ class RefreshSummary:
             f"{len(self.failed)} of {len(self.claims)} claims failed: "
             + "; ".join(f"{c.claim_id} ({c.error})" for c in self.failed)
             + " — the others were stored; the next refresh retries the failed ones"
+        )
+
+    def stats_line(self) -> str:
+        """The run's traffic as the person reading the log wants it (issue 4's per-run summary)."""
+        if not self.stats:
+            return f"source {self.source}: no HTTP traffic"
+        s = self.stats
+        return (
+            f"{int(s.get('requests', 0))} requests, {int(s.get('retries', 0))} retries, "
+            f"{int(s.get('throttled', 0))} × 429, {int(s.get('failures', 0))} failed, "
+            f"{int(s.get('bytes', 0)) / 1e6:.1f} MB"
         )
 
     def markdown(self) -> str:
@@ -113,6 +124,8 @@ class RefreshSummary:
                 "| claim | status | found | new | fetched | not returned | error |",
                 "|---|---|---|---|---|---|---|",
                 *rows,
+                "",
+                f"Traffic: {self.stats_line()}",
             ]
         )
 
@@ -386,8 +399,9 @@ def refresh_flow(
         source=source,
         run_time=when.isoformat(),
         claims=outcomes,
-        requests=getattr(stats, "requests", None),
+        stats=stats.as_dict() if stats is not None else {},
     )
+    get_run_logger().info("refresh %s: %s", proj.name, summary.stats_line())
     create_markdown_artifact(
         markdown=summary.markdown(), key=f"refresh-{proj.name}", description="New records per claim"
     )

@@ -50,7 +50,7 @@ def refresh(
     new = sum(len(c.new_hits) for c in summary.claims)
     typer.echo(
         f"refreshed {len(summary.claims)} claim(s) of {summary.project}: {new} new hit(s), "
-        f"{fetched} record(s) fetched; store: {config.db_path()}"
+        f"{fetched} record(s) fetched; {summary.stats_line()}; store: {config.db_path()}"
     )
 
 
