@@ -120,7 +120,8 @@ def create_app(config: data.WebConfig) -> FastAPI:
 
     @app.exception_handler(LitgradeError)
     async def domain_error(request: Request, exc: LitgradeError) -> Response:
-        status = 503 if isinstance(exc, StoreBusyError) else 422
+        # Not 422: htmx swaps 422 answers (the study partial's "Not saved"), never a whole error page.
+        status = 503 if isinstance(exc, StoreBusyError) else 400
         return render(request, "error.html", status=status, message=str(exc))
 
     # -- guards ---------------------------------------------------------------------------------

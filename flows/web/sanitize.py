@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from markupsafe import Markup
 
@@ -113,7 +113,3 @@ def safe_text(text: str | None, pattern: re.Pattern[str] | None = None) -> Marku
 def pick_html(markup: str | None, text: str, pattern: re.Pattern[str] | None) -> Markup:
     """The safe markup when the parser gave some, else the clean text."""
     return safe_markup(markup, pattern) if markup else safe_text(text, pattern)
-
-
-def join_text(values: Sequence[str]) -> str:
-    return ", ".join(v for v in values if v)
