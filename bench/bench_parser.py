@@ -74,11 +74,24 @@ def build(path: Path, records: list[bytes], count: int) -> None:
 # -- child side: one parser, one file, then report ----------------------------------------------------
 
 
+def _peak_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent
+    across fork+exec, so every child would report at least the (larger) bench parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(kind: str, path: str, repeat: int) -> None:
     if kind == "litgrade":
         import flows.pubmed  # noqa: F401  (imports counted in the baseline, not the parse)
     else:
         import Bio.Entrez  # noqa: F401
+    base_mb = _peak_mb()
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     count = 0
@@ -105,8 +118,8 @@ def child(kind: str, path: str, repeat: int) -> None:
                 "records": count,
                 "seconds": seconds,
                 "cpu": cpu,
-                "rss_mb": after.ru_maxrss / 1024,
-                "base_mb": before.ru_maxrss / 1024,
+                "rss_mb": _peak_mb(),
+                "base_mb": base_mb,
             }
         )
     )

