@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 
 from flows.recheck import StudyChange
 
+NOTHING_NEW = "Nothing new: no new studies, retractions, rating changes or failures."
+# NCBI's note on every search that found nothing: the normal answer of an incremental search.
+ROUTINE_NOTES = frozenset({"OutputMessage: No items found."})
+
+
+def search_notes(errors: Mapping[str, Sequence[str]], warnings: Mapping[str, Sequence[str]]) -> list[str]:
+    """A claim's ESearch errors and warnings worth a reader's attention, one line each."""
+    notes = [f"{k}: {', '.join(v)}" for k, v in sorted({**errors, **warnings}.items())]
+    return [n for n in notes if n not in ROUTINE_NOTES]
+
 
 @dataclass(frozen=True, slots=True)
 class NewStudy:
@@ -37,12 +47,12 @@ class Digest:
 
     @property
     def nothing_new(self) -> bool:
+        """Standing search warnings are repeated below the line but are not news by themselves."""
         return not (
             any(self.new_studies.values())
             or self.rereviews
             or self.other_changes
             or self.rating_changes
-            or self.warnings
             or self.failures
         )
 
@@ -62,9 +72,9 @@ def _md(text: str) -> str:
 def render_digest(digest: Digest) -> str:
     head = f"# {digest.project} — evidence digest {digest.date}"
     meta = f"Run {digest.run_time} · source: {digest.source}"
-    if digest.nothing_new:
-        return f"{head}\n\n{meta}\n\nNothing new: no new studies, retractions, rating changes or failures.\n"
     lines = [head, "", meta, ""]
+    if digest.nothing_new:
+        lines += [NOTHING_NEW, ""]
     if digest.failures:
         lines += ["## Failed claims (retried on the next run)", ""]
         lines += [f"- **{cid}**: {_md(err)}" for cid, err in sorted(digest.failures.items())]

@@ -20,7 +20,7 @@ from prefect.cache_policies import NONE
 
 from flows import config
 from flows.claims import Project, load_project
-from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
+from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest, search_notes
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
@@ -168,9 +168,9 @@ def living_refresh(
             other_changes=[c for c in changes if c.pmid not in flagged],
             rating_changes=rating_changes(before, after, [c.id for c in proj.claims]),
             warnings={
-                c.claim_id: [f"{k}: {', '.join(v)}" for k, v in sorted({**c.errors, **c.warnings}.items())]
+                c.claim_id: notes
                 for c in refreshed.claims
-                if c.errors or c.warnings
+                if (notes := search_notes(c.errors, c.warnings))
             },
             failures={c.claim_id: c.error or "failed" for c in refreshed.failed},
         )

@@ -54,3 +54,12 @@ def project_lock(project: str, *, wait_seconds: float = 0.0) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def ensure_free(project: str) -> None:
+    """Refuse early, before any engine starts, when another process holds the project's lock.
+
+    Only a courtesy for a clear message: the run itself still takes the lock, which is what guards.
+    """
+    with project_lock(project):
+        pass

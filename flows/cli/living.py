@@ -31,9 +31,13 @@ def update(
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
     from flows.claims import load_project
-    from flows.living import living_refresh
+    from flows.project_lock import ensure_free
 
     proj = load_project(project)
+    ensure_free(proj.name)  # refuse before Prefect starts: a clear message, nothing written
+
+    from flows.living import living_refresh
+
     summary = living_refresh(
         project=str(proj.dir),
         source=source,
@@ -55,6 +59,9 @@ def schedule(
     ] = None,
     source: SourceOpt = "eutils",
     name: Annotated[str | None, typer.Option("--name", help="Deployment name.")] = None,
+    reports_dir: Annotated[
+        Path | None, typer.Option("--out", help="Reports folder instead of reports/<project>/.")
+    ] = None,
 ) -> None:
     """Serve the living-evidence run of PROJECT on a schedule from this long-running process.
 
@@ -87,7 +94,11 @@ def schedule(
     living_refresh.serve(
         name=name or f"living-{proj.name}",
         schedules=[plan],
-        parameters={"project": str(proj.dir), "source": source},
+        parameters={
+            "project": str(proj.dir),
+            "source": source,
+            "reports_dir": str(reports_dir.resolve()) if reports_dir else None,
+        },
         print_starting_message=True,
     )
 
