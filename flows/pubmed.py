@@ -189,7 +189,7 @@ def parse(source: Source) -> Iterator[ParseEvent]:
         except (OSError, EOFError, zlib.error, http.client.HTTPException) as exc:
             raise PubmedXMLError(
                 f"{name}: could not read PubMed XML after {seen} record(s): {exc}; "
-                "the gzip stream is damaged or was cut short — retry or re-download it"
+                "the stream broke off or its gzip data is damaged — retry or re-download it"
             ) from exc
     finally:
         if owned:
