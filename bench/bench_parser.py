@@ -62,11 +62,7 @@ def build(path: Path, records: list[bytes], count: int) -> None:
         out.write(DOCTYPE.encode() + b"<PubmedArticleSet>\n")
         for i in range(count):
             pmid = 50_000_000 + i
-            record = _PMID.sub(
-                lambda m, p=pmid: b'<PMID Version="%s">%d</PMID>' % (m.group(1), p),
-                records[i % len(records)],
-                count=1,
-            )
+            record = _PMID.sub(rb'<PMID Version="\1">%d</PMID>' % pmid, records[i % len(records)], count=1)
             out.write(record + b"\n")
         out.write(b"</PubmedArticleSet>\n")
 
