@@ -63,6 +63,7 @@ class _Cache:
     articles: dict[str, Article] = field(default_factory=dict)
     suggestions: dict[str, Any] = field(default_factory=dict)
     runs: dict[str, Any] = field(default_factory=dict)
+    prefetching: bool = False
     prefetcher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="litgrade-prefetch")
     )
@@ -273,7 +274,10 @@ class StoreReader:
             cached = pmid in cache.articles and pmid in cache.suggestions
         found = self.articles([pmid]).get(pmid), self.suggestions([pmid]).get(pmid)
         if not cached and upcoming:
-            cache.prefetcher.submit(_prefetch, self.config, [p for p in upcoming if p != pmid])
+            with cache.lock:
+                start, cache.prefetching = not cache.prefetching, True
+            if start:  # one warm-up at a time: cold actions during a refresh must not pile them up
+                cache.prefetcher.submit(_prefetch, self.config, [p for p in upcoming if p != pmid])
         return found
 
     def newest_runs(self, claim_ids: Sequence[str]) -> dict[str, Any]:
@@ -316,3 +320,6 @@ def _prefetch(config: WebConfig, pmids: Sequence[str]) -> None:
             store.suggestions(pmids)
     except Exception as exc:  # only a warm-up: the request path reads what it needs itself
         log.debug("prefetch of %d studies skipped: %s", len(pmids), exc)
+    finally:
+        with config.cache.lock:
+            config.cache.prefetching = False
