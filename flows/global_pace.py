@@ -22,6 +22,10 @@ DECAY_FRACTION = 0.9
 
 
 def server_configured() -> bool:
+    """A Prefect server holds the pace unless LITGRADE_GLOBAL_PACE=off (a server no other process
+    shares, or a measurement of the per-process limiter alone)."""
+    if os.environ.get("LITGRADE_GLOBAL_PACE", "on").strip().lower() in {"off", "0", "false", "no"}:
+        return False
     return bool(os.environ.get("PREFECT_API_URL"))
 
 

@@ -71,14 +71,14 @@ def schedule(
     Example: litgrade schedule k2-muscle --cron "0 6 * * 1" --timezone Europe/London
     """
     import datetime as dt
+    import os
 
     from prefect.schedules import Cron, Interval
 
     from flows.claims import load_project
-    from flows.global_pace import server_configured
     from flows.living import living_refresh
 
-    if not server_configured():
+    if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(
             "schedules need a Prefect server: run `prefect server start --host 127.0.0.1` and "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api"
