@@ -189,7 +189,7 @@ def test_schedule_fires_and_writes_the_digest(
         done: list[RunSeen] = []
         while time.monotonic() < deadline and served.poll() is None:
             done = [r for r in living_runs(prefect_server, env.project) if r.state == "COMPLETED"]
-            if done and list((env.reports / "digest").glob("*.md")):
+            if done and any((env.reports / "digest").glob("*.md")):
                 break
             time.sleep(0.5)
     finally:
