@@ -26,9 +26,16 @@
     if (!on) select("exclude_reason", "");
   }
 
+  // htmx wires a swapped-in form up only when the swap settles (~20 ms later); a fast key press
+  // in between would otherwise submit it natively (a full page load). process() is idempotent.
+  function send(f) {
+    if (window.htmx) window.htmx.process(f);
+    f.requestSubmit();
+  }
+
   function submit() {
     const f = form();
-    if (f) f.requestSubmit();
+    if (f) send(f);
   }
 
   function maybeSubmit() {
@@ -69,7 +76,7 @@
     const key = event.key;
     if (key === "z") {
       const undo = document.getElementById("undo-form");
-      if (undo) { event.preventDefault(); undo.requestSubmit(); }
+      if (undo) { event.preventDefault(); send(undo); }
       return;
     }
     if (!f) return;
