@@ -179,7 +179,8 @@ def main() -> None:
         cold, _ = time_grades(config, min(args.grades, 100), cold=True)
         c50, c95, cmax = summary(cold)
         print(
-            f"{args.articles:>7} articles, cold store cache on every action (as just after a refresh): "
+            f"{args.articles:>7} articles, cold store cache on EVERY action (worst case: as the first action "
+            "after a refresh wrote, each also starting a background warm-up): "
             f"server-side p50 {c50:.1f} ms  p95 {c95:.1f} ms  max {cmax:.1f} ms"
         )
         p50, p95, worst = summary(fsync_reference(Path(tmp), args.grades))

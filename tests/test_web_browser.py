@@ -356,6 +356,11 @@ def test_search_within_a_claim(browser: Browser, site: WebSite, base_url: str) -
     page.fill("#q", "100%_")  # LIKE wildcards are searched literally
     page.keyboard.press("Enter")
     expect(page.locator("#hit-count")).to_contain_text("0 studies")
+    page.fill("#q", "Menaquinone and cramps")  # the hostile record: its title is shown as text
+    page.keyboard.press("Enter")
+    expect(page.locator(".hits li")).to_contain_text("<script>window.__litgrade_xss=1</script>")
+    assert page.locator(".hits script, .hits img").count() == 0
+    assert page.evaluate("window.__litgrade_xss") is None
     page.fill("#q", "dialysis")
     page.keyboard.press("Enter")
     expect(page.locator(".hits li")).to_have_count(5)
