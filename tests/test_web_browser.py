@@ -10,7 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from flows.grades_file import read_events
+from flows.grade_model import GradeEvent
+from flows.grades_file import append_event, read_events
 from flows.grading import final_grades
 from tests.web_fixtures import (
     CHROMIUM_ARGS,
@@ -222,6 +223,30 @@ def test_blind_second_curator_then_adjudication(browser: Browser, site: WebSite,
     expect(carol.locator(f"#claim-{CLAIM_BLIND} .final-count")).to_have_text("1 final")
     for page in (alice, bob, carol):
         page.close()
+
+
+def test_adjudicator_writes_the_final_grade(browser: Browser, site: WebSite, base_url: str) -> None:
+    study = site.blind[1]
+    for minute, (curator, level) in enumerate((("alice", "rct"), ("bob", "human_observational"))):
+        append_event(
+            site.project_dir,
+            GradeEvent(claim=CLAIM_BLIND, pmid=study, curator=curator, timestamp=f"2026-11-24T10:0{minute}:00Z",
+                       relevance="include", level=level, direction="supports"),
+        )  # fmt: skip
+    page = sign_in(browser, base_url, "carol").page
+    page.goto(f"{base_url}/claims/{CLAIM_BLIND}/conflicts")
+    form = page.locator(f"#conflict-{study} form.write-final")
+    form.locator("select[name=relevance]").select_option("exclude")
+    form.locator("select[name=exclude_reason]").select_option("duplicate")
+    form.locator("input[name=note]").fill("same trial as PMID 99000002")
+    form.get_by_role("button", name="Record final grade").click()
+    expect(page.locator("#no-conflicts")).to_be_visible()
+    [final] = [f for f in final_grades(site.config.project, read_events(site.project_dir)) if f.pmid == study]
+    assert (final.decided_by, final.relevance, final.exclude_reason, final.level) == (
+        "adjudication", "exclude", "duplicate", None,
+    )  # fmt: skip
+    assert final.note == "same trial as PMID 99000002"
+    page.close()
 
 
 def _signed_in_client(base: str, curator: str) -> tuple[httpx.Client, str]:
