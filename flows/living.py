@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,13 @@ from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_dige
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
-from flows.refresh import _parse_run_time, _store_busy, refresh_flow, source_for
+from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_flow, source_for
 from flows.report import write_atomic, write_project_reports
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
 from flows.store.db import connect
+
+RECHECK = "re-check of graded studies"  # its failures are listed beside the claims'
 
 
 @dataclass
@@ -60,33 +63,61 @@ def previous_ratings(scorecard: Path) -> dict[str, str]:
         return {}
 
 
+@dataclass
+class RecheckOutcome:
+    changes: list[StudyChange] = field(default_factory=list)
+    rereviews: list[Rereview] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # batches that failed: re-checked next run
+
+
 @task(name="recheck-graded-studies", cache_policy=NONE, retries=3, retry_delay_seconds=2,
       retry_condition_fn=_store_busy)
 def recheck_graded_studies(
-    source_kind: str, pmids: Sequence[str], db_path: Path, run_time: dt.datetime
-) -> list[StudyChange]:
+    project: str,
+    source_kind: str,
+    claims_of: Mapping[str, set[str]],
+    finals: Mapping[tuple[str, str], FinalGrade],
+    db_path: Path,
+    run_time: dt.datetime,
+) -> RecheckOutcome:
     """Re-fetch graded studies and compare with the stored version: retractions, concerns, errata,
-    publication-type changes. The new versions replace the old ones in the store."""
-    if not pmids:
-        return []
+    publication-type changes. Each batch's flags are written before its new versions replace the old
+    ones, so a run that dies in between re-detects the change next time rather than losing it."""
+    outcome = RecheckOutcome()
     with connect(db_path) as con:
-        before = article_store.get_articles(con, pmids)
-    changes: list[StudyChange] = []
+        before = article_store.get_articles(con, sorted(claims_of))
+    if not before:
+        return outcome
     for batch in source_for(source_kind).fetch(list(before)):
+        if batch.failed:
+            outcome.errors.append(batch.error or "batch failed")
         if not batch.articles:
             continue
-        for article in batch.articles:
-            old = before.get(article.pmid)
-            change = compare_versions(old, article) if old else None
-            if change:
-                changes.append(change)
+        changes = [
+            change
+            for article in batch.articles
+            if article.pmid in before and (change := compare_versions(before[article.pmid], article))
+        ]
+        titles = {a.pmid: a.title for a in batch.articles}
+        rereviews = _rereviews(changes, claims_of, finals, titles)
+        kinds = {c.pmid: c.kinds for c in changes}
         with connect(db_path) as con:
+            flag_store.add_flags(
+                con,
+                [
+                    flag_store.ReviewFlag(
+                        project, r.claim_id, r.pmid, kinds[r.pmid], r.reason, r.included, run_time
+                    )
+                    for r in rereviews
+                ],
+            )
             article_store.upsert_articles(con, batch.articles, run_time)
-    return changes
+        outcome.changes += changes
+        outcome.rereviews += rereviews
+    return outcome
 
 
 def _rereviews(
-    project: Project,
     changes: Sequence[StudyChange],
     claims_of: Mapping[str, set[str]],
     finals: Mapping[tuple[str, str], FinalGrade],
@@ -108,6 +139,11 @@ def _rereviews(
                 )
             )
     return out
+
+
+def artifact_key(prefix: str, name: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"{prefix}-{name}".lower())).strip("-")
 
 
 @flow(name="living-refresh", flow_run_name="living-refresh {project}", validate_parameters=False)
@@ -133,29 +169,13 @@ def living_refresh(
             run_time=when.isoformat(),
             raise_on_failure=False,
         )
-        changes = recheck_graded_studies(source, sorted(claims_of), store_path, when)
+        recheck = recheck_graded_studies(proj.name, source, claims_of, finals, store_path, when)
         new_pmids = sorted({p for c in refreshed.claims for p in c.new_hits})
         with connect(store_path) as con:
-            titles = {
-                pmid: a.title
-                for pmid, a in article_store.get_articles(
-                    con, [*new_pmids, *(c.pmid for c in changes)]
-                ).items()
-            }
-            rereviews = _rereviews(proj, changes, claims_of, finals, titles)
-            flag_store.add_flags(
-                con,
-                [
-                    flag_store.ReviewFlag(
-                        proj.name, r.claim_id, r.pmid,
-                        next(c.kinds for c in changes if c.pmid == r.pmid), r.reason, r.included, when,
-                    )
-                    for r in rereviews
-                ],
-            )
+            titles = {pmid: a.title for pmid, a in article_store.get_articles(con, new_pmids).items()}
         report = write_project_reports(proj, store_path, out_dir)
         after = {c.claim_id: c.rating for c in report.claims}
-        flagged = {r.pmid for r in rereviews}
+        flagged = {r.pmid for r in recheck.rereviews}
         digest = Digest(
             project=proj.name,
             run_time=when.isoformat(),
@@ -164,24 +184,32 @@ def living_refresh(
                 c.claim_id: [NewStudy(p, titles.get(p, "(not fetched)")) for p in c.new_hits]
                 for c in refreshed.claims
             },
-            rereviews=rereviews,
-            other_changes=[c for c in changes if c.pmid not in flagged],
+            rereviews=recheck.rereviews,
+            other_changes=[c for c in recheck.changes if c.pmid not in flagged],
             rating_changes=rating_changes(before, after, [c.id for c in proj.claims]),
             warnings={
                 c.claim_id: notes
                 for c in refreshed.claims
                 if (notes := search_notes(c.errors, c.warnings))
             },
-            failures={c.claim_id: c.error or "failed" for c in refreshed.failed},
+            failures={
+                **{c.claim_id: c.error or "failed" for c in refreshed.failed},
+                **({RECHECK: "; ".join(sorted(set(recheck.errors)))} if recheck.errors else {}),
+            },
         )
         text = render_digest(digest)
         path = _digest_path(out_dir / "digest", digest.date, text)
         write_atomic(path, text)
         create_markdown_artifact(
-            markdown=text, key=f"digest-{proj.name}", description=f"What changed in {proj.name}"
+            markdown=text, key=artifact_key("digest", proj.name), description=f"What changed in {proj.name}"
         )
     if refreshed.failed:
         raise refreshed.failure()
+    if recheck.errors:
+        raise ClaimsFailedError(
+            f"re-check of graded studies failed ({'; '.join(sorted(set(recheck.errors)))}): every claim "
+            "was refreshed and reported; the next run re-checks them"
+        )
     return LivingSummary(proj.name, path, digest, [])
 
 

@@ -100,6 +100,7 @@ def schedule(
             "reports_dir": str(reports_dir.resolve()) if reports_dir else None,
         },
         print_starting_message=True,
+        limit=1,  # a run due while the previous one is still going waits for it (the lock would refuse it)
     )
 
 
