@@ -9,13 +9,12 @@ replaced: that is what "changes since the previous report" compares with.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.atomic import write_files_atomic
 from flows.claims import SLUG, Project, load_project
 from flows.errors import InputError
 from flows.evidence import load_rules
@@ -79,46 +78,6 @@ def read_previous(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def write_files_atomic(files: Mapping[Path, str]) -> None:
-    """Replace every file in `files` atomically: all are written to temp files and fsync'ed first,
-    then renamed into place, so a crash or a full disk never leaves a half-written report.
-
-    Temp files are all written before any fsync so the kernel can write them back together
-    (one fsync per file right after writing costs several times more on thousands of files).
-    """
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-        for tmp, _ in temps:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-        for folder in {path.parent for path in files}:
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    except BaseException:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace one file atomically (temp file, fsync, rename)."""
-    write_files_atomic({path: text})
 
 
 def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) -> dict[str, dict[str, str]]:

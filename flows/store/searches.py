@@ -190,3 +190,26 @@ def outstanding_pmids(con: duckdb.DuckDBPyConnection, project: str, claim_id: st
         [project, claim_id],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_claim_studies(
+    con: duckdb.DuckDBPyConnection, project: str, claim_id: str, text: str, limit: int = 50
+) -> list[tuple[str, str]]:
+    """(pmid, title) of a claim's studies whose title or abstract contains `text` (case-insensitive).
+
+    User text only ever reaches SQL as a bound, LIKE-escaped parameter.
+    """
+    pattern = _like_pattern(text)
+    rows = con.execute(
+        "SELECT a.pmid, a.title FROM claim_hits h JOIN articles a USING (pmid) "
+        "WHERE h.project = ? AND h.claim_id = ? "
+        "AND (a.title ILIKE ? ESCAPE '\\' OR a.abstract_text ILIKE ? ESCAPE '\\') "
+        "ORDER BY a.pub_year DESC NULLS LAST, a.pmid LIMIT ?",
+        [project, claim_id, pattern, pattern, limit],
+    ).fetchall()
+    return [(str(pmid), str(title)) for pmid, title in rows]

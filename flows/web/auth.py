@@ -8,10 +8,8 @@ lives in this process, so signing out really ends it and a restart signs everyon
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from flows.atomic import write_atomic
 from flows.errors import ConfigError, InputError
 
 SESSION_COOKIE = "litgrade_session"
@@ -33,19 +32,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _write_private(path: Path, text: str) -> None:
+    """Secrets (password hashes, the session key): owner-only folder and file, written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode=0o600)
 
 
 def _check_slug(value: str, what: str) -> str:
@@ -80,7 +70,7 @@ class PasswordStore:
             raise InputError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
         data = self._load()
         data[curator] = _hasher.hash(password)
-        _atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        _write_private(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def has_password(self, curator: str) -> bool:
         return curator in self._load()
@@ -97,7 +87,7 @@ def secret_key(data_dir: Path) -> str:
     """The cookie-signing key: generated once into the data folder, reused across restarts."""
     path = Path(data_dir) / "web-secret.key"
     if not path.exists():
-        _atomic_write(path, secrets.token_urlsafe(48))
+        _write_private(path, secrets.token_urlsafe(48))
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < 32:
         raise ConfigError(f"{path}: signing key too short; delete the file and restart to make a new one")

@@ -307,7 +307,7 @@ class StoreReader:
         """(pmid, title) of the claim's studies whose title or abstract contains `text`."""
         if not text.strip() or not self.exists:
             return []
-        from flows.web.queries import search_claim_studies
+        from flows.store.searches import search_claim_studies
 
         return search_claim_studies(self._required(), self.config.project.name, claim_id, text.strip(), limit)
 
