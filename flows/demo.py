@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows import config
+from flows.atomic import write_files_atomic
 from flows.errors import ConfigError
-from flows.report import write_files_atomic
 
 PROJECT = "k2-muscle"
 SNAPSHOT_FILE = config.REPO_ROOT / "curated" / PROJECT / "snapshot" / "k2-snapshot.xml"

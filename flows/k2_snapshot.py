@@ -21,9 +21,9 @@ from typing import Any
 
 from lxml import etree
 
+from flows.atomic import write_atomic
 from flows.config import REPO_ROOT
 from flows.errors import InputError
-from flows.report import write_atomic
 
 CORPUS_FILE = REPO_ROOT.parent / "shared" / "k2-corpus" / "records.jsonl"
 SNAPSHOT_DIR = REPO_ROOT / "curated" / "k2-muscle" / "snapshot"
