@@ -20,13 +20,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from flows import config
+from flows.atomic import write_atomic
 from flows.claims import Project, load_project
 from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest, search_notes
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
 from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_flow, source_for
-from flows.report import write_atomic, write_project_reports
+from flows.report import write_project_reports
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
 from flows.store.db import connect
