@@ -26,13 +26,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -146,31 +144,6 @@ def child(mode: str, runs: int) -> None:
 
 
 # -- parent: stand-in, server, one child per mode -----------------------------------------------------
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    sock = __import__("socket").socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_UI_ENABLED": "false",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise SystemExit("prefect server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
@@ -181,14 +154,14 @@ def main() -> None:
         child(args.child, args.runs)
         return
 
+    from tests.living_fixtures import running_prefect_server
     from tests.standin import load_corpus_dir, start_standin
 
     corpus = load_corpus_dir(SAMPLES)
     queries = {q: e.pmids for q, e in sorted(corpus.queries.items()) if q.startswith("metapub")}
     with tempfile.TemporaryDirectory(prefix="bench-living-") as tmpdir, start_standin(corpus) as standin:
         tmp = Path(tmpdir)
-        server, api_url = start_server(tmp / "server-home")
-        try:
+        with running_prefect_server(tmp / "server-home", timeout=120) as api_url:
             results = {}
             for mode in MODES:
                 data = tmp / mode
@@ -221,9 +194,6 @@ def main() -> None:
                 results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
                 results[mode]["requests"] = len(standin.entries()) / (args.runs + 2)
                 results[mode]["429"] = len(standin.entries(status=429))
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
 
     pace = "3 req/s (no key)" if args.no_key else "10 req/s (API key)"
     print(f"no-change living run, {CLAIMS} claims, {GRADED} graded studies, stand-in at {pace}, "

@@ -4,6 +4,7 @@ NCBI samples, and helpers to run `litgrade` as a child process pointed at all th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -66,11 +67,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def prefect_server() -> Iterator[str]:
-    """A real Prefect server on a free 127.0.0.1 port with its own PREFECT_HOME; yields the API URL."""
-    home = Path(tempfile.mkdtemp(prefix="litgrade-prefect-server-"))
-    port = free_port()
+@contextlib.contextmanager
+def running_prefect_server(home: Path, timeout: float = 90) -> Iterator[str]:
+    """`prefect server start` on a free 127.0.0.1 port with PREFECT_HOME=`home`, no telemetry, no UI;
+    yields the API URL once /api/health answers, stops the server (and its children) on exit."""
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -81,29 +81,39 @@ def prefect_server() -> Iterator[str]:
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
     }
     env.pop("PREFECT_API_URL", None)
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 90
-    while not _healthy(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-    try:
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    home.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{free_port()}/api"
+    with (home / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+             "--port", url.rsplit(":", 1)[1].removesuffix("/api")],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (home / "server.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"prefect server did not start: {tail}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """ONE real Prefect server for every living test (starting one costs 5-20 s); yields the API URL."""
+    home = Path(tempfile.mkdtemp(prefix="litgrade-prefect-server-"))
+    try:
+        with running_prefect_server(home) as url:
+            yield url
+    finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
