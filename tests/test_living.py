@@ -259,3 +259,24 @@ def test_two_processes_share_one_ncbi_pace_through_the_server(
     refresh_two_at_once(tmp_path, env, {"LITGRADE_GLOBAL_PACE": "off"})
     assert overlap(standin) > 1.0
     assert standin.max_in_window(1.0) > 3
+
+
+@pytest.mark.slow
+def test_prefect_yaml_deploys_to_a_work_pool(tmp_path: Path, prefect_server: str) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(tmp_path / "cli"),
+           "LITGRADE_HOME": str(REPO)}
+    prefect = str(Path(sys.executable).parent / "prefect")
+    for args in (["work-pool", "create", "litgrade", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
+        done = subprocess.run([prefect, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    from prefect.client.orchestration import SyncPrefectClient
+
+    with SyncPrefectClient(prefect_server) as client:
+        deployment = client.read_deployment_by_name("living-refresh/living-k2-muscle")
+    assert deployment.work_pool_name == "litgrade"
+    assert deployment.entrypoint == "flows/living.py:living_refresh"
+    assert deployment.parameters == {"project": "k2-muscle", "source": "eutils"}
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * 1", "Europe/London")  # type: ignore[union-attr]
+    assert deployment.global_concurrency_limit is not None
+    assert deployment.global_concurrency_limit.limit == 1
