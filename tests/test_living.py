@@ -156,8 +156,9 @@ with project_lock("living"):
 """
 
 
-def test_overlapping_run_is_refused(tmp_path: Path, standin: StandIn, prefect_server: str) -> None:
-    env = living_env(tmp_path, standin, prefect_server)
+def test_overlapping_run_is_refused(tmp_path: Path, standin: StandIn) -> None:
+    """Refused before Prefect starts (no server needed): nothing stored, reported or asked of NCBI."""
+    env = living_env(tmp_path, standin, None)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK], env=env.env, cwd=REPO, stdout=subprocess.PIPE, text=True
     )
@@ -172,7 +173,7 @@ def test_overlapping_run_is_refused(tmp_path: Path, standin: StandIn, prefect_se
     assert "wait for it to finish" in refused.stderr and "Traceback" not in refused.stderr
     assert not env.db.exists() and not env.reports.exists()
     assert not standin.entries()
-    assert living_runs(prefect_server, env.project) == []
+    assert not list((env.data / "prefect").glob("*.db"))  # no ephemeral Prefect API was started
 
 
 @pytest.mark.slow
