@@ -26,7 +26,7 @@ from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_dige
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
-from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_flow, source_for
+from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_with_runner, source_for
 from flows.report import write_project_reports
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
@@ -154,8 +154,12 @@ def living_refresh(
     db_path: str | None = None,
     run_time: str | None = None,
     reports_dir: str | None = None,
+    runner: str = "threads",
 ) -> LivingSummary:
-    """The scheduled run of one project: refresh, re-check, report, digest."""
+    """The scheduled run of one project: refresh, re-check, report, digest.
+
+    `runner` "dask" runs the claims' refresh tasks on a local Dask cluster (needs a Prefect server).
+    """
     proj = load_project(project)
     store_path = Path(db_path) if db_path else config.db_path()
     out_dir = Path(reports_dir) if reports_dir else config.REPO_ROOT / "reports" / proj.name
@@ -163,7 +167,7 @@ def living_refresh(
     with project_lock(proj.name):
         before = previous_ratings(out_dir / "index.json")
         claims_of, finals = graded_studies(proj)
-        refreshed = refresh_flow(
+        refreshed = refresh_with_runner(runner)(
             project=str(proj.dir),
             source=source,
             db_path=str(store_path),

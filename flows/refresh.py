@@ -330,6 +330,33 @@ def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.
             )
 
 
+RUNNERS = ("threads", "dask")
+
+
+def refresh_with_runner(runner: str) -> Any:
+    """The refresh flow on the chosen task runner: threads in this process (default), or a local Dask
+    cluster (prefect-dask) for large projects. Dask needs a Prefect server: worker processes report
+    task runs to it, and they pace NCBI through its global rate limit (flows/global_pace.py)."""
+    if runner == "threads":
+        return refresh_flow
+    if runner != "dask":
+        raise InputError(f"unknown runner '{runner}': use one of {', '.join(RUNNERS)}")
+    from flows.global_pace import server_configured
+
+    if not server_configured():
+        raise ConfigError(
+            "--runner dask needs a Prefect server (tasks run in other processes): run "
+            "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    from prefect_dask import DaskTaskRunner
+
+    return refresh_flow.with_options(
+        task_runner=DaskTaskRunner(  # type: ignore[arg-type]
+            cluster_kwargs={"n_workers": 2, "threads_per_worker": 2, "dashboard_address": None}
+        )
+    )
+
+
 def _parse_run_time(run_time: str | None) -> dt.datetime:
     if not run_time:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)

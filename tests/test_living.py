@@ -281,3 +281,27 @@ def test_prefect_yaml_deploys_to_a_work_pool(tmp_path: Path, prefect_server: str
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * 1", "Europe/London")  # type: ignore[union-attr]
     assert deployment.global_concurrency_limit is not None
     assert deployment.global_concurrency_limit.limit == 1
+
+
+@pytest.mark.slow
+def test_dask_runner_refreshes_every_claim_on_worker_processes(
+    tmp_path: Path, standin: StandIn, prefect_server: str
+) -> None:
+    env = living_env(tmp_path, standin, prefect_server)
+    result = env.litgrade(
+        "update", str(env.project), "--source", "eutils", "--run-time", FIRST_RUN,
+        "--out", str(env.reports), "--runner", "dask", timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert stored(env) == {*ERRATA, *REVIEWS, *TRIALS}
+    assert rows(env.db, "SELECT DISTINCT status FROM search_runs") == [("completed",)]
+    assert not standin.entries(status=429)
+    assert [r.state for r in living_runs(prefect_server, env.project)][-1:] == ["COMPLETED"]
+
+
+def test_dask_runner_without_a_server_is_refused_clearly(tmp_path: Path, standin: StandIn) -> None:
+    env = living_env(tmp_path, standin, None)
+    result = env.litgrade("refresh", str(env.project), "--runner", "dask")
+    assert result.returncode == 2
+    assert "--runner dask needs a Prefect server" in result.stderr
+    assert not env.db.exists()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.pipeline import ProjectArg
+from flows.cli.pipeline import ProjectArg, RunnerOpt
 from flows.errors import ConfigError
 
 SourceOpt = Annotated[
@@ -24,6 +24,7 @@ def update(
     reports_dir: Annotated[
         Path | None, typer.Option("--out", help="Reports folder instead of reports/<project>/.")
     ] = None,
+    runner: RunnerOpt = "threads",
 ) -> None:
     """One scheduled run, now: refresh every claim, re-check graded studies for retractions and
     corrections, regenerate the reports, write the digest of what changed.
@@ -43,6 +44,7 @@ def update(
         source=source,
         run_time=run_time,
         reports_dir=str(reports_dir) if reports_dir else None,
+        runner=runner,
     )
     typer.echo(f"digest: {summary.digest_path}")
     typer.echo(summary.digest_path.read_text(encoding="utf-8").strip())
@@ -62,6 +64,7 @@ def schedule(
     reports_dir: Annotated[
         Path | None, typer.Option("--out", help="Reports folder instead of reports/<project>/.")
     ] = None,
+    runner: RunnerOpt = "threads",
 ) -> None:
     """Serve the living-evidence run of PROJECT on a schedule from this long-running process.
 
@@ -98,6 +101,7 @@ def schedule(
             "project": str(proj.dir),
             "source": source,
             "reports_dir": str(reports_dir.resolve()) if reports_dir else None,
+            "runner": runner,
         },
         print_starting_message=True,
         limit=1,  # a run due while the previous one is still going waits for it (the lock would refuse it)

@@ -10,6 +10,12 @@ import typer
 
 from flows import config
 
+RunnerOpt = Annotated[
+    str,
+    typer.Option(
+        "--runner", help="'threads' (this process) or 'dask' (a local Dask cluster; needs a Prefect server)."
+    ),
+]
 ProjectArg = Annotated[
     str, typer.Argument(help="Project name under curated/ (e.g. k2-muscle) or a path to its folder.")
 ]
@@ -25,6 +31,7 @@ def refresh(
         str | None,
         typer.Option("--run-time", help="Stamp search runs with this ISO time instead of now."),
     ] = None,
+    runner: RunnerOpt = "threads",
 ) -> None:
     """Search PubMed for each claim and store new records.
 
@@ -33,9 +40,10 @@ def refresh(
     from flows import progress
     from flows.claims import load_project
     from flows.project_lock import project_lock
-    from flows.refresh import refresh_flow
+    from flows.refresh import refresh_with_runner
 
     proj = load_project(project)  # validate before Prefect starts
+    refresh_flow = refresh_with_runner(runner)
     progress.set_sink(progress.TerminalProgress() if sys.stderr.isatty() else progress.LogProgress())
     try:
         with project_lock(proj.name):
