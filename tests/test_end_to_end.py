@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.db_helpers import rows
 from tests.standin import load_corpus, split_efetch, start_standin
 
 ERRATA = ["38833988", "35649368", "38147649"]
@@ -52,13 +52,6 @@ def standin(samples_dir: Path):  # type: ignore[no-untyped-def]
         yield server
 
 
-def table(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
 
 def efetch_ids(standin) -> list[str]:  # type: ignore[no-untyped-def]
     ids: list[str] = []
@@ -85,9 +78,9 @@ def test_refresh_twice_then_report(
     assert "errata: 3 found (full), 3 new, 3 fetched" in first.err
     assert "reviews: 3 found (full), 3 new, 2 fetched, 1 not returned" in first.err
     assert "PhraseNotFound: fleegle[mh]" in first.err
-    assert sorted(p for (p,) in table(tmp_db, "SELECT pmid FROM articles")) == sorted(ERRATA + REVIEWS)
-    assert table(tmp_db, "SELECT count(*) FROM claim_hits") == [(6,)]
-    runs = table(
+    assert sorted(p for (p,) in rows(tmp_db, "SELECT pmid FROM articles")) == sorted(ERRATA + REVIEWS)
+    assert rows(tmp_db, "SELECT count(*) FROM claim_hits") == [(6,)]
+    runs = rows(
         tmp_db,
         "SELECT claim_id, status, incremental, query_translation, errors::VARCHAR, missing_pmids "
         "FROM search_runs ORDER BY claim_id",
@@ -110,9 +103,9 @@ def test_refresh_twice_then_report(
     assert len(searches_sent) == 2  # an unchanged claim costs one search request
     assert all(e.params.get("mindate") == "2026/11/17" for e in searches_sent)
     assert sorted(efetch_ids(standin)) == sorted([new_pmid, UNKNOWN])  # nothing stored is re-fetched
-    assert table(tmp_db, "SELECT count(*), count(DISTINCT pmid) FROM articles") == [(6, 6)]
-    assert table(tmp_db, "SELECT count(*), count(DISTINCT (claim_id, pmid)) FROM claim_hits") == [(7, 7)]
-    assert table(tmp_db, "SELECT count(*) FROM search_runs WHERE incremental") == [(2,)]
+    assert rows(tmp_db, "SELECT count(*), count(DISTINCT pmid) FROM articles") == [(6, 6)]
+    assert rows(tmp_db, "SELECT count(*), count(DISTINCT (claim_id, pmid)) FROM claim_hits") == [(7, 7)]
+    assert rows(tmp_db, "SELECT count(*) FROM search_runs WHERE incremental") == [(2,)]
 
     status = run_cli(capsys, "status", str(project))
     assert status.code == 0, status.err

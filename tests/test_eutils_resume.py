@@ -10,21 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.db_helpers import rows
 from tests.standin import Corpus, Latency, StandIn, start_standin
 
 TOTAL = 2_000
 
-
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _fetched_ok(server: StandIn) -> int:
@@ -75,9 +68,9 @@ def test_killed_refresh_resumes_and_completes(
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-        killed_with = {p for (p,) in _rows(tmp_db, "SELECT pmid FROM articles")}
+        killed_with = {p for (p,) in rows(tmp_db, "SELECT pmid FROM articles")}
         assert killed_with < everything  # part-way: some, not all
-        assert _rows(tmp_db, "SELECT status FROM search_runs") == [("running",)]
+        assert rows(tmp_db, "SELECT status FROM search_runs") == [("running",)]
 
         assert server.wait_idle()  # the killed run's requests still being answered
         server.clear_log()
@@ -86,6 +79,6 @@ def test_killed_refresh_resumes_and_completes(
         assert second.code == 0, second.err
         asked = [p for e in server.entries("efetch") for p in e.params["id"].split(",")]
     assert sorted(asked) == sorted(everything - killed_with)  # nothing stored is fetched again
-    assert _rows(tmp_db, "SELECT count(*), count(DISTINCT pmid) FROM articles") == [(TOTAL, TOTAL)]
-    statuses = [s for (s,) in _rows(tmp_db, "SELECT status FROM search_runs ORDER BY started_at, status")]
+    assert rows(tmp_db, "SELECT count(*), count(DISTINCT pmid) FROM articles") == [(TOTAL, TOTAL)]
+    statuses = [s for (s,) in rows(tmp_db, "SELECT status FROM search_runs ORDER BY started_at, status")]
     assert "completed" in statuses

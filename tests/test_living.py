@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tests.db_helpers import rows
 from tests.living_fixtures import (
     ERRATA,
     FIRST_RUN,
@@ -39,13 +39,6 @@ __all__ = ["prefect_server", "standin"]  # fixtures, re-exported for pytest
 
 NOTHING_NEW = "Nothing new: no new studies, retractions, rating changes or failures."
 
-
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def stored(env: LivingEnv) -> set[str]:
