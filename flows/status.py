@@ -6,18 +6,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flows.claims import Project
+from flows.grade_model import GradeEvent
+from flows.grades_file import read_events
+from flows.grading import grading_status
 from flows.store import flags as flag_store
 from flows.store import searches
 from flows.store.db import connect
 
 
-def _grading_counts(project: Project, hits: dict[str, list[str]]) -> dict[str, object]:
-    try:
-        from flows.grades_file import read_events
-        from flows.grading import grading_status
-    except ImportError:
-        return {}
-    return dict(grading_status(project, read_events(project.dir), hits))
+def open_flags(
+    flags: list[flag_store.ReviewFlag], events: list[GradeEvent]
+) -> list[flag_store.ReviewFlag]:
+    """A re-review flag stays open until someone grades that (claim, study) again after it was raised."""
+    latest: dict[tuple[str, str], str] = {}
+    for event in events:
+        key = (event.claim, event.pmid)
+        latest[key] = max(latest.get(key, ""), event.timestamp)
+    return [
+        f
+        for f in flags
+        if latest.get((f.claim_id, f.pmid), "") <= f.detected_at.strftime("%Y-%m-%dT%H:%M:%S")
+    ]
 
 
 def project_status(project: Project, db_path: Path) -> Iterator[str]:
@@ -32,7 +41,9 @@ def project_status(project: Project, db_path: Path) -> Iterator[str]:
             for c in project.claims
         }
         review_flags = flag_store.flags(con, project.name)
-    grading = _grading_counts(project, hits)
+    events = read_events(project.dir)
+    grading = dict(grading_status(project, events, hits))
+    review_flags = open_flags(review_flags, events)
     yield f"{project.name}: {len(project.claims)} claims · store {db_path}"
     for claim in project.claims:
         claim_runs = runs[claim.id]
