@@ -28,6 +28,8 @@ from flows.sources import SearchResult, SearchSource
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
+from flows.store.suggestions import save_suggestions
+from flows.suggest import suggest
 
 MAX_PARALLEL_CLAIMS = 4
 
@@ -41,13 +43,10 @@ class ClaimsFailedError(LitgradeError):
 @dataclass
 class FetchOutcome:
     fetched_pmids: list[str] = field(default_factory=list)
-    new_articles: int = 0
-    changed_articles: int = 0
     missing: list[str] = field(default_factory=list)  # not returned by the source
     failed_pmids: list[str] = field(default_factory=list)  # in batches that failed after retries
-    failed_batches: int = 0
     errors: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # records the parser could not understand
 
 
 @dataclass
@@ -88,6 +87,7 @@ class RefreshSummary:
     run_time: str
     claims: list[ClaimOutcome]
     stats: dict[str, float] = field(default_factory=dict)  # requests, retries, throttled, bytes…
+    problems: list[str] = field(default_factory=list)  # "PMID: reason" for records skipped unread
 
     @property
     def failed(self) -> list[ClaimOutcome]:
@@ -126,6 +126,8 @@ class RefreshSummary:
                 *rows,
                 "",
                 f"Traffic: {self.stats_line()}",
+                *(["", "Records skipped (the parser could not read them):"] if self.problems else []),
+                *(f"- {p}" for p in self.problems),
             ]
         )
 
@@ -237,27 +239,18 @@ def search_pubmed(source_kind: str, plan: PlannedSearch) -> SearchResult:
       retry_condition_fn=_store_busy)
 def record_search_results(
     project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]], db_path: Path
-) -> tuple[dict[str, list[str]], list[str]]:
-    """Remember what each search found; return new hits per claim and every PMID not yet stored."""
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Remember what each search found; per claim, return its new hits and its PMIDs not yet stored."""
     new_hits: dict[str, list[str]] = {}
-    outstanding: dict[str, None] = {}
+    outstanding: dict[str, list[str]] = {}
     with connect(db_path) as con:
         for plan, result in searched:
             new_hits[plan.claim.id] = searches.record_hits(
                 con, project=project, claim_id=plan.claim.id, run_id=plan.run_id, pmids=result.pmids
             )
             searches.record_search_result(con, plan.run_id, result, len(new_hits[plan.claim.id]))
-            outstanding.update(dict.fromkeys(searches.outstanding_pmids(con, project, plan.claim.id)))
-    return new_hits, list(outstanding)
-
-
-def _save_suggestions(con: Any, stored: Sequence[Any], now: dt.datetime) -> None:
-    try:
-        from flows.store.suggestions import save_suggestions
-        from flows.suggest import suggest
-    except ImportError:  # the suggester is optional until it lands
-        return
-    save_suggestions(con, [(a, suggest(a)) for a in stored], now)
+            outstanding[plan.claim.id] = searches.outstanding_pmids(con, project, plan.claim.id)
+    return new_hits, outstanding
 
 
 @task(name="fetch-and-store-records", cache_policy=NONE, retries=3, retry_delay_seconds=2,
@@ -272,18 +265,15 @@ def fetch_and_store_records(
     sink = progress.sink()
     for batch in source_for(source_kind).fetch(list(pmids)):
         if batch.failed:
-            outcome.failed_batches += 1
             outcome.failed_pmids.extend(batch.requested)
             outcome.errors.append(batch.error or "batch failed")
         outcome.missing.extend(batch.missing)
         outcome.problems.extend(f"{p.pmid or '?'}: {p.reason}" for p in batch.problems)
         if batch.articles:
             with connect(db_path) as con:
-                counts = article_store.upsert_articles(con, batch.articles, now)
-                _save_suggestions(con, batch.articles, now)
+                article_store.upsert_articles(con, batch.articles, now)
+                save_suggestions(con, [(a, suggest(a)) for a in batch.articles], now)
             outcome.fetched_pmids.extend(a.pmid for a in batch.articles)
-            outcome.new_articles += counts.new
-            outcome.changed_articles += counts.changed
             if sink:
                 sink.records_fetched(len(batch.articles))
     return outcome
@@ -306,7 +296,7 @@ def _claim_outcome(
     outcome.fetched = len(needed & set(fetched.fetched_pmids))
     outcome.missing = sorted(needed & set(fetched.missing))
     failed = needed & set(fetched.failed_pmids)
-    outcome.status = run_status(failed_batches=1 if failed else 0)
+    outcome.status = run_status(fetch_failed=bool(failed))
     if failed:
         outcome.error = f"{len(failed)} record(s) not fetched: " + "; ".join(sorted(set(fetched.errors)))
     return outcome
@@ -405,15 +395,13 @@ def refresh_flow(
         except Exception as exc:  # one claim's failed search must not stop the others
             results.append(exc)
     searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
-    new_hits, to_fetch = record_search_results(proj.name, searched, store_path)
+    new_hits, outstanding = record_search_results(proj.name, searched, store_path)
+    to_fetch = list(dict.fromkeys(p for pmids in outstanding.values() for p in pmids))
     fetched = fetch_and_store_records(source, to_fetch, store_path, when)
-    with connect(store_path) as con:
-        needed = {
-            p.claim.id: set(searches.claim_pmids(con, proj.name, p.claim.id)) & set(to_fetch)
-            for p in plans
-        }
     outcomes = [
-        _claim_outcome(p, r, new_hits.get(p.claim.id, []), needed[p.claim.id], fetched)
+        _claim_outcome(
+            p, r, new_hits.get(p.claim.id, []), set(outstanding.get(p.claim.id, [])), fetched
+        )
         for p, r in zip(plans, results, strict=True)
     ]
     finish_search_runs(outcomes, store_path, when)
@@ -427,8 +415,12 @@ def refresh_flow(
         run_time=when.isoformat(),
         claims=outcomes,
         stats=stats.as_dict() if stats is not None else {},
+        problems=fetched.problems,
     )
-    get_run_logger().info("refresh %s: %s", proj.name, summary.stats_line())
+    logger = get_run_logger()
+    logger.info("refresh %s: %s", proj.name, summary.stats_line())
+    for problem in fetched.problems:
+        logger.warning("record skipped, the parser could not read it: %s", problem)
     create_markdown_artifact(
         markdown=summary.markdown(), key=f"refresh-{proj.name}", description="New records per claim"
     )

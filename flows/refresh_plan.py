@@ -47,7 +47,7 @@ def plan_window(
     return SearchWindow(since.strftime(ENTREZ_DATE), until.strftime(ENTREZ_DATE))
 
 
-def run_status(*, failed_batches: int) -> str:
+def run_status(*, fetch_failed: bool) -> str:
     """A PMID that NCBI simply does not return (deleted, unknown) is noted, not a failure; a batch
     that failed after retries leaves the run incomplete, and the next refresh fetches what it lacked."""
-    return "incomplete" if failed_batches else "completed"
+    return "incomplete" if fetch_failed else "completed"

@@ -60,6 +60,8 @@ def refresh(
         f"refreshed {len(summary.claims)} claim(s) of {summary.project}: {new} new hit(s), "
         f"{fetched} record(s) fetched; {summary.stats_line()}; store: {config.db_path()}"
     )
+    for problem in summary.problems:
+        typer.echo(f"skipped a record the parser could not read: {problem}", err=True)
 
 
 def report(
