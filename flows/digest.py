@@ -6,17 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flows.recheck import StudyChange
+from flows.sources import search_notes
+
+__all__ = ["search_notes"]  # re-exported: digests and their tests read search notes from here
 
 NOTHING_NEW = "Nothing new: no new studies, retractions, rating changes or failures."
-# NCBI's note on every search that found nothing: the normal answer of an incremental search.
-ROUTINE_NOTES = frozenset({"OutputMessage: No items found."})
-
-
-def search_notes(errors: Mapping[str, Sequence[str]], warnings: Mapping[str, Sequence[str]]) -> list[str]:
-    """A claim's ESearch errors and warnings worth a reader's attention, one line each."""
-    notes = [f"{k}: {', '.join(v)}" for k, v in sorted({**errors, **warnings}.items())]
-    return [n for n in notes if n not in ROUTINE_NOTES]
-
 
 @dataclass(frozen=True, slots=True)
 class NewStudy:

@@ -40,7 +40,6 @@ class LivingSummary:
     project: str
     digest_path: Path
     digest: Digest
-    failed_claims: list[str] = field(default_factory=list)
 
 
 def graded_studies(project: Project) -> tuple[dict[str, set[str]], dict[tuple[str, str], FinalGrade]]:
@@ -215,7 +214,7 @@ def living_refresh(
             f"re-check of graded studies failed ({'; '.join(sorted(set(recheck.errors)))}): every claim "
             "was refreshed and reported; the next run re-checks them"
         )
-    return LivingSummary(proj.name, path, digest, [])
+    return LivingSummary(proj.name, path, digest)
 
 
 def _digest_path(folder: Path, date: str, text: str) -> Path:

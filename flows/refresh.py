@@ -24,7 +24,7 @@ from flows import config, progress
 from flows.claims import Claim, load_project
 from flows.errors import ConfigError, InputError, LitgradeError, StoreBusyError
 from flows.refresh_plan import SearchWindow, plan_window, query_hash, run_status
-from flows.sources import SearchResult, SearchSource
+from flows.sources import SearchResult, SearchSource, search_notes
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
@@ -74,9 +74,9 @@ class ClaimOutcome:
         )
         if self.missing:
             text += f", {len(self.missing)} not returned"
-        notes = {**self.errors, **self.warnings}
+        notes = search_notes(self.errors, self.warnings)
         if notes:
-            text += " — NCBI: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(notes.items()))
+            text += " — NCBI: " + "; ".join(notes)
         return text
 
 

@@ -6,11 +6,20 @@ The refresh flow composes a SearchSource with the store; sources know nothing of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from flows.records import Article, ParseProblem
+
+# NCBI's note on every search that found nothing: the normal answer of an incremental search.
+ROUTINE_NOTES = frozenset({"OutputMessage: No items found."})
+
+
+def search_notes(errors: Mapping[str, Sequence[str]], warnings: Mapping[str, Sequence[str]]) -> list[str]:
+    """A search's ErrorList and WarningList entries worth a reader's attention, one line each."""
+    notes = [f"{k}: {', '.join(v)}" for k, v in sorted({**errors, **warnings}.items()) if v]
+    return [n for n in notes if n not in ROUTINE_NOTES]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from flows.claims import Project
 from flows.grade_model import GradeEvent
 from flows.grades_file import read_events
 from flows.grading import grading_status
+from flows.sources import search_notes
 from flows.store import flags as flag_store
 from flows.store import searches
 from flows.store.db import connect
@@ -60,9 +61,8 @@ def project_status(project: Project, db_path: Path) -> Iterator[str]:
         if last is not None:
             if last.error:
                 yield f"    error: {last.error}"
-            for kind, items in sorted({**last.errors, **last.warnings}.items()):
-                if items:
-                    yield f"    NCBI {kind}: {', '.join(items)}"
+            for note in search_notes(last.errors, last.warnings):
+                yield f"    NCBI {note}"
             if last.missing_pmids:
                 yield f"    not returned: {', '.join(last.missing_pmids[:10])}"
             if last.approximation:
