@@ -6,9 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flows.recheck import StudyChange
-from flows.sources import search_notes
-
-__all__ = ["search_notes"]  # re-exported: digests and their tests read search notes from here
 
 NOTHING_NEW = "Nothing new: no new studies, retractions, rating changes or failures."
 

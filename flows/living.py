@@ -22,12 +22,13 @@ from prefect.cache_policies import NONE
 from flows import config
 from flows.atomic import write_atomic
 from flows.claims import Project, load_project
-from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest, search_notes
+from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
 from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_with_runner, source_for
 from flows.report import write_project_reports
+from flows.sources import search_notes
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
 from flows.store.db import connect

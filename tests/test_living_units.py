@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.digest import NOTHING_NEW, Digest, NewStudy, Rereview, rating_changes, render_digest, search_notes
+from flows.digest import NOTHING_NEW, Digest, NewStudy, Rereview, rating_changes, render_digest
 from flows.living import _digest_path, artifact_key
 from flows.project_lock import ProjectBusyError, ensure_free, project_lock
 from flows.recheck import compare_versions
 from flows.records import Article, CommentCorrection, PublicationType
+from flows.sources import search_notes
 from flows.store import flags as flag_store
 from flows.store.db import connect
 
