@@ -78,9 +78,9 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
     from flows.project_lock import project_lock
     from flows.refresh import (
         _claim_outcome,
-        _parse_run_time,
         fetch_and_store_records,
         finish_search_runs,
+        parse_run_time,
         plan_search_runs,
         record_search_results,
         reset_sources,
@@ -91,7 +91,7 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
     from flows.store.db import connect
 
     proj = load_project(project)
-    when = _parse_run_time(None)
+    when = parse_run_time(None)
     reset_sources()
     with project_lock(proj.name):
         previous_ratings(out / "index.json")

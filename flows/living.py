@@ -26,7 +26,7 @@ from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_dige
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
-from flows.refresh import ClaimsFailedError, _parse_run_time, _store_busy, refresh_with_runner, source_for
+from flows.refresh import ClaimsFailedError, parse_run_time, refresh_with_runner, source_for, store_busy
 from flows.report import write_project_reports
 from flows.sources import search_notes
 from flows.store import articles as article_store
@@ -72,7 +72,7 @@ class RecheckOutcome:
 
 
 @task(name="recheck-graded-studies", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=_store_busy)
+      retry_condition_fn=store_busy)
 def recheck_graded_studies(
     project: str,
     source_kind: str,
@@ -163,7 +163,7 @@ def living_refresh(
     proj = load_project(project)
     store_path = Path(db_path) if db_path else config.db_path()
     out_dir = Path(reports_dir) if reports_dir else config.REPO_ROOT / "reports" / proj.name
-    when = _parse_run_time(run_time)
+    when = parse_run_time(run_time)
     with project_lock(proj.name):
         before = previous_ratings(out_dir / "index.json")
         claims_of, finals = graded_studies(proj)

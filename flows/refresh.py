@@ -173,7 +173,7 @@ def make_source(kind: str) -> SearchSource:
     raise InputError(f"unknown source '{kind}': use 'eutils' or 'mirror'")
 
 
-def _store_busy(task: Any, task_run: Any, state: Any) -> bool:
+def store_busy(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
     except StoreBusyError:
@@ -191,7 +191,7 @@ class PlannedSearch:
 
 
 @task(name="plan-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=_store_busy)
+      retry_condition_fn=store_busy)
 def plan_search_runs(
     project: str, claims: Sequence[Claim], source_kind: str, db_path: Path, run_time: dt.datetime
 ) -> list[PlannedSearch]:
@@ -236,7 +236,7 @@ def search_pubmed(source_kind: str, plan: PlannedSearch) -> SearchResult:
 
 
 @task(name="record-search-results", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=_store_busy)
+      retry_condition_fn=store_busy)
 def record_search_results(
     project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]], db_path: Path
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -254,7 +254,7 @@ def record_search_results(
 
 
 @task(name="fetch-and-store-records", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=_store_busy)
+      retry_condition_fn=store_busy)
 def fetch_and_store_records(
     source_kind: str, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
@@ -303,7 +303,7 @@ def _claim_outcome(
 
 
 @task(name="finish-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=_store_busy)
+      retry_condition_fn=store_busy)
 def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.datetime) -> None:
     with connect(db_path) as con:
         for outcome in outcomes:
@@ -347,7 +347,7 @@ def refresh_with_runner(runner: str) -> Any:
     )
 
 
-def _parse_run_time(run_time: str | None) -> dt.datetime:
+def parse_run_time(run_time: str | None) -> dt.datetime:
     if not run_time:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     try:
@@ -380,7 +380,7 @@ def refresh_flow(
     proj = load_project(project)
     claims = [proj.claim(claim)] if claim else list(proj.claims)
     store_path = Path(db_path) if db_path else config.db_path()
-    when = _parse_run_time(run_time)
+    when = parse_run_time(run_time)
     reset_sources()  # pick up the current environment (URL, key, mirror path)
     search_source = source_for(source)  # fail fast on configuration before any task runs
     sink = progress.sink()
