@@ -336,14 +336,6 @@ def read_events(project_dir: Path) -> list[GradeEvent]:
     return events
 
 
-def read_curator_events(project_dir: Path, curator: str) -> list[GradeEvent]:
-    path = grades_path(project_dir, curator)
-    if not path.is_file():
-        return []
-    curators = load_curators(project_dir)
-    return _read_file(path, require_curator(curators, curator, Path(project_dir)))
-
-
 def repair_torn_line(project_dir: Path, curator: str) -> Path | None:
     """Move a torn last line into <curator>.jsonl.torn-<time> (kept for a person to read) and cut the
     grades file back to its last complete line. Returns the side file, or None if nothing was torn."""

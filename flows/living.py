@@ -26,7 +26,14 @@ from flows.digest import Digest, NewStudy, Rereview, rating_changes, render_dige
 from flows.grade_model import FinalGrade
 from flows.project_lock import project_lock
 from flows.recheck import StudyChange, compare_versions
-from flows.refresh import ClaimsFailedError, parse_run_time, refresh_with_runner, source_for, store_busy
+from flows.refresh import (
+    ClaimsFailedError,
+    parse_run_time,
+    refresh_with_runner,
+    source_for,
+    store_busy,
+    store_records,
+)
 from flows.report import write_project_reports
 from flows.sources import search_notes
 from flows.store import articles as article_store
@@ -112,7 +119,7 @@ def recheck_graded_studies(
                     for r in rereviews
                 ],
             )
-            article_store.upsert_articles(con, batch.articles, run_time)
+            store_records(con, batch.articles, run_time)
         outcome.changes += changes
         outcome.rereviews += rereviews
     return outcome

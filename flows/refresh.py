@@ -23,12 +23,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import config, progress
 from flows.claims import Claim, load_project
 from flows.errors import ConfigError, InputError, LitgradeError, StoreBusyError
+from flows.records import Article
 from flows.refresh_plan import SearchWindow, plan_window, query_hash, run_status
 from flows.sources import SearchResult, SearchSource, search_notes
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
-from flows.store.suggestions import save_suggestions
+from flows.store.suggestions import pmids_needing_suggestions, save_suggestions
 from flows.suggest import suggest
 
 MAX_PARALLEL_CLAIMS = 4
@@ -253,17 +254,30 @@ def record_search_results(
     return new_hits, outstanding
 
 
+def store_records(con: Any, articles: Sequence[Article], now: dt.datetime) -> None:
+    """Store fetched records with their suggested study design (made from exactly this version)."""
+    article_store.upsert_articles(con, articles, now)
+    save_suggestions(con, [(a, suggest(a)) for a in articles], now)
+
+
+def refresh_stale_suggestions(con: Any, now: dt.datetime) -> None:
+    """Re-suggest records whose suggestion came from an older record version or older rules."""
+    stale = pmids_needing_suggestions(con)
+    if stale:
+        stored = article_store.get_articles(con, stale)
+        save_suggestions(con, [(a, suggest(a)) for a in stored.values()], now)
+
+
 @task(name="fetch-and-store-records", cache_policy=NONE, retries=3, retry_delay_seconds=2,
       retry_condition_fn=store_busy)
 def fetch_and_store_records(
     source_kind: str, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
-    """Fetch the records no claim has stored yet, once each, and store them batch by batch."""
+    """Fetch the records no claim has stored yet, once each, and store them batch by batch; then
+    bring stale suggestions (older record version or older rules) up to date."""
     outcome = FetchOutcome()
-    if not pmids:
-        return outcome
     sink = progress.sink()
-    for batch in source_for(source_kind).fetch(list(pmids)):
+    for batch in source_for(source_kind).fetch(list(pmids)) if pmids else ():
         if batch.failed:
             outcome.failed_pmids.extend(batch.requested)
             outcome.errors.append(batch.error or "batch failed")
@@ -271,11 +285,12 @@ def fetch_and_store_records(
         outcome.problems.extend(f"{p.pmid or '?'}: {p.reason}" for p in batch.problems)
         if batch.articles:
             with connect(db_path) as con:
-                article_store.upsert_articles(con, batch.articles, now)
-                save_suggestions(con, [(a, suggest(a)) for a in batch.articles], now)
+                store_records(con, batch.articles, now)
             outcome.fetched_pmids.extend(a.pmid for a in batch.articles)
             if sink:
                 sink.records_fetched(len(batch.articles))
+    with connect(db_path) as con:
+        refresh_stale_suggestions(con, now)
     return outcome
 
 

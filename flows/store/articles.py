@@ -121,29 +121,3 @@ def get_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> dict[s
     ).fetchall()
     found = {pmid: Article.from_dict(json.loads(record)) for pmid, record in rows}
     return {p: found[p] for p in wanted if p in found}
-
-
-def get_article(con: duckdb.DuckDBPyConnection, pmid: str) -> Article | None:
-    return get_articles(con, [pmid]).get(pmid)
-
-
-def stored_pmids(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> set[str]:
-    wanted = list(dict.fromkeys(pmids))
-    if not wanted:
-        return set()
-    rows = con.execute("SELECT pmid FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted]).fetchall()
-    return {r[0] for r in rows}
-
-
-def delete_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> int:
-    wanted = list(dict.fromkeys(pmids))
-    if not wanted:
-        return 0
-    before = stored_pmids(con, wanted)
-    con.execute("DELETE FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted])
-    return len(before)
-
-
-def article_count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT count(*) FROM articles").fetchone()
-    return int(row[0]) if row else 0

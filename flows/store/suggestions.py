@@ -93,10 +93,3 @@ def pmids_needing_suggestions(
         [suggester],
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def delete_suggestions(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> None:
-    """Forget suggestions for records that were deleted from PubMed."""
-    wanted = list(dict.fromkeys(pmids))
-    if wanted:
-        con.execute("DELETE FROM suggestions WHERE pmid IN (SELECT unnest(?))", [wanted])
