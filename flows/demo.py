@@ -107,8 +107,6 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
 
 def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoSummary:
     """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`."""
-    from prefect.task_runners import ThreadPoolTaskRunner
-
     from flows.claims import load_project
     from flows.evidence import load_rules
     from flows.mirror import ingest_files
@@ -133,11 +131,10 @@ def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoS
     snapshot_day: dt.date = ingest.snapshot_date
     # Stamping runs with the snapshot's own date keeps "evidence as of" a property of the data.
     run_time = dt.datetime.combine(snapshot_day, dt.time()).isoformat()
-    # One claim at a time: search runs then get the same ids on every run, and no two claims insert
-    # the same new record into the fresh store at once.
-    sequential = refresh_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))  # type: ignore[arg-type]
+    # Search runs get their ids in claim order before any search starts, and each new record is
+    # fetched and stored once for all claims, so parallel searches keep the output deterministic.
     with _mirror_env(mirror):
-        sequential(project=str(project.dir), source="mirror", db_path=str(store), run_time=run_time)
+        refresh_flow(project=str(project.dir), source="mirror", db_path=str(store), run_time=run_time)
 
     with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:
         summary = write_project_reports(project, store, Path(staging), snapshot_note=SNAPSHOT_NOTE)
