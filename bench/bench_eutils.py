@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from Bio import Entrez
 
 from flows.config import EutilsSettings
-from flows.eutils import EutilsClient
-from flows.ratelimit import RateLimiter
+from flows.sources.eutils.client import EutilsClient
+from flows.sources.eutils.ratelimit import RateLimiter
 from tests.standin import Corpus, Latency, StandIn, start_standin
 
 NCBI = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"

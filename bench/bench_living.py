@@ -45,8 +45,8 @@ MODES = ("plain", "ephemeral", "server", "server-local")
 
 # -- child: one mode -------------------------------------------------------------------------------
 def write_project(root: Path, pmids_by_query: dict[str, list[str]]) -> Path:
-    from flows.grade_model import GradeEvent
-    from flows.grades_file import event_line
+    from flows.curation.events import GradeEvent
+    from flows.curation.journal import event_line
 
     folder = root / "bench-living"
     (folder / "grades").mkdir(parents=True)
@@ -72,11 +72,9 @@ def write_project(root: Path, pmids_by_query: dict[str, list[str]]) -> Path:
 def plain_run(project: Path, store: Path, out: Path) -> None:
     """living_refresh's work with no Prefect: every task's `.fn`, the searches on 4 threads."""
     from flows.atomic import write_atomic
-    from flows.claims import load_project
-    from flows.digest import Digest, render_digest
-    from flows.living import graded_studies, previous_ratings, recheck_graded_studies
-    from flows.project_lock import project_lock
-    from flows.refresh import (
+    from flows.pipeline.living import graded_studies, previous_ratings, recheck_graded_studies
+    from flows.pipeline.lock import project_lock
+    from flows.pipeline.refresh import (
         _claim_outcome,
         fetch_and_store_records,
         finish_search_runs,
@@ -86,7 +84,9 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
         reset_sources,
         search_pubmed,
     )
-    from flows.report import write_project_reports
+    from flows.project.claims import load_project
+    from flows.reports.digest import Digest, render_digest
+    from flows.reports.write import write_project_reports
     from flows.store import searches
     from flows.store.db import connect
 
@@ -132,7 +132,7 @@ def child(mode: str, runs: int) -> None:
         if mode == "plain":
             plain_run(project, store, out)
         else:
-            from flows.living import living_refresh
+            from flows.pipeline.living import living_refresh
 
             summary = living_refresh(project=str(project), source="eutils", reports_dir=str(out))
             assert summary.digest.nothing_new, summary.digest

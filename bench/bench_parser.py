@@ -84,7 +84,7 @@ def _peak_mb() -> float:
 
 def child(kind: str, path: str, repeat: int) -> None:
     if kind == "litgrade":
-        import flows.pubmed  # noqa: F401  (imports counted in the baseline, not the parse)
+        import flows.pubmed.parser  # noqa: F401  (imports counted in the baseline, not the parse)
     else:
         import Bio.Entrez  # noqa: F401
     base_mb = _peak_mb()
@@ -93,8 +93,8 @@ def child(kind: str, path: str, repeat: int) -> None:
     count = 0
     for _ in range(repeat):
         if kind == "litgrade":
-            from flows.pubmed import parse
-            from flows.records import Article
+            from flows.pubmed.parser import parse
+            from flows.pubmed.records import Article
 
             count += sum(1 for e in parse(path) if isinstance(e, Article))
         else:
@@ -150,8 +150,8 @@ def field_check(path: Path, limit: int) -> int:
     from Bio import Entrez
     from test_pubmed_differential import compare
 
-    from flows.pubmed import parse
-    from flows.records import Article
+    from flows.pubmed.parser import parse
+    from flows.pubmed.records import Article
 
     head = path.read_bytes()
     cut = head.index(b"</PubmedArticle>", 0)

@@ -23,7 +23,7 @@ SCENARIOS = ((1, 5000), (10, 500))  # (claims, records per claim): issue 4's 5,0
 
 
 def scenario(work: Path, claims: int, per_claim: int) -> None:
-    from flows.refresh import refresh_flow
+    from flows.pipeline.refresh import refresh_flow
     from tests.standin import Corpus, Latency, start_standin
 
     corpus = Corpus()

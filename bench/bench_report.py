@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.claims import Claim, SourceArticle
-from flows.evidence import load_rules
-from flows.grade_model import FinalGrade
-from flows.ladder import load_ladder
-from flows.records import Article, Author, Journal, PubDate, PublicationType
-from flows.report import render_all, write_files_atomic
-from flows.report_model import ClaimInputs, build_claim_report, build_scorecard
+from flows.curation.events import FinalGrade
+from flows.evidence.ladder import load_ladder
+from flows.evidence.rating import load_rules
+from flows.project.claims import Claim, SourceArticle
+from flows.pubmed.records import Article, Author, Journal, PubDate, PublicationType
+from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
+from flows.reports.write import render_all, write_files_atomic
 from flows.store.searches import SearchRun
 
 POOL = 5000

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.records import (  # noqa: E402
+from flows.pubmed.records import (  # noqa: E402
     AbstractSection,
     Article,
     Author,
@@ -64,7 +64,7 @@ def synthetic(i: int) -> Article:
 
 
 def build(root: Path, n_articles: int) -> Any:
-    from flows.claims import load_project
+    from flows.project.claims import load_project
     from flows.store.articles import upsert_articles
     from flows.store.db import connect
     from flows.store.searches import finish_search_run, record_hits, start_search_run

@@ -29,9 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flows.ladder import load_ladder  # noqa: E402
-from flows.records import Article  # noqa: E402
-from flows.suggest import SUGGESTER_VERSION, UNCLEAR, animal_or_lab_signals, suggest  # noqa: E402
+from flows.curation.suggest import SUGGESTER_VERSION, UNCLEAR, animal_or_lab_signals, suggest  # noqa: E402
+from flows.evidence.ladder import load_ladder  # noqa: E402
+from flows.pubmed.records import Article  # noqa: E402
 
 NOTICES = {"Published Erratum", "Retraction of Publication", "Expression of Concern"}
 SYSTEMATIC = {"Meta-Analysis", "Systematic Review", "Network Meta-Analysis"}
@@ -92,7 +92,7 @@ def hidden(article: Article) -> Article:
 
 
 def load_samples(samples: Path) -> list[Article]:
-    from flows.pubmed import parse_articles
+    from flows.pubmed.parser import parse_articles
 
     found: dict[str, Article] = {}
     for path in sorted(samples.glob("*.xml")) + sorted(samples.glob("*.xml.gz")):
@@ -106,10 +106,10 @@ def load_samples(samples: Path) -> list[Article]:
 
 def curated_truth(curated: Path) -> tuple[list[tuple[Article, str]], list[str]]:
     """(record, agreed level) from final grades in curated/*/grades, with the project's snapshot."""
-    from flows.claims import load_project
-    from flows.grades_file import read_events
-    from flows.grading import final_grades
-    from flows.pubmed import parse_articles
+    from flows.curation.journal import read_events
+    from flows.curation.review import final_grades
+    from flows.project.claims import load_project
+    from flows.pubmed.parser import parse_articles
 
     pairs: list[tuple[Article, str]] = []
     notes: list[str] = []

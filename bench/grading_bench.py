@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows import grades_file
-from flows.claims import load_project
-from flows.grade_model import GradeEvent
-from flows.grades_file import append_events, grades_path, read_events
-from flows.grading import agreement, final_grades, grading_status
+from flows.curation import journal as grades_file
+from flows.curation.events import GradeEvent
+from flows.curation.journal import append_events, grades_path, read_events
+from flows.curation.review import agreement, final_grades, grading_status
+from flows.project.claims import load_project
 
 CLAIMS = "article: {title: bench}\nreviewers: 2\nclaims:\n" + "".join(
     f"  - {{id: c{i}, text: claim {i}, query: q{i}}}\n" for i in range(10)

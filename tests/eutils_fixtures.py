@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from flows.config import EutilsSettings
-from flows.eutils import EutilsClient
-from flows.eutils_http import RetryPolicy
-from flows.ratelimit import RateLimiter
+from flows.sources.eutils.client import EutilsClient
+from flows.sources.eutils.http import RetryPolicy
+from flows.sources.eutils.ratelimit import RateLimiter
 from tests.standin import Corpus, StandIn, load_corpus_dir, start_standin
 
 

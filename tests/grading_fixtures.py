@@ -8,8 +8,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.grade_model import GradeEvent
-from flows.records import AbstractSection, Article, Journal, PubDate, PublicationType
+from flows.curation.events import GradeEvent
+from flows.pubmed.records import AbstractSection, Article, Journal, PubDate, PublicationType
 
 CLAIMS_YAML = """\
 article:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.grades_file import event_line
+from flows.curation.journal import event_line
 from tests.grading_fixtures import CURATORS_YAML, ev
 from tests.standin import StandIn, load_corpus, start_standin
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.claims import load_project
 from flows.errors import InputError
+from flows.project.claims import load_project
 from tests.cli_helpers import run_cli
 
 GOOD = """\

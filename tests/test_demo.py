@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from flows.claims import load_project
-from flows.demo import REPORTS_DIR, SNAPSHOT_FILE, sync_reports
+from flows.curation.journal import read_events
 from flows.errors import InputError
-from flows.grades_file import read_events
-from flows.k2_snapshot import CORPUS_FILE, SUMMARY_LABEL, build_snapshot, read_corpus
-from flows.mirror import MirrorSource, ingest_files
-from flows.pubmed import parse_articles
-from flows.pubmed_query import parse_query
+from flows.pipeline.demo import REPORTS_DIR, SNAPSHOT_FILE, sync_reports
+from flows.pipeline.k2_snapshot import CORPUS_FILE, SUMMARY_LABEL, build_snapshot, read_corpus
+from flows.project.claims import load_project
+from flows.pubmed.parser import parse_articles
+from flows.pubmed.query import parse_query
+from flows.sources.mirror.source import MirrorSource, ingest_files
 from tests.cli_helpers import run_cli
 
 PROJECT_DIR = SNAPSHOT_FILE.parent.parent
@@ -131,7 +131,7 @@ def test_bad_corpus_line_names_file_line_and_field(tmp_path: Path, line: str, me
 
 # -- claims and grades against the mirror ----------------------------------------------------------
 def test_every_claim_query_is_fully_tagged() -> None:
-    from flows.pubmed_query import Term, iter_nodes
+    from flows.pubmed.query import Term, iter_nodes
 
     for claim in load_project("k2-muscle").claims:
         terms = [n for n in iter_nodes(parse_query(claim.query)) if isinstance(n, Term)]

@@ -11,11 +11,11 @@ import pytest
 
 from flows.config import NCBI_EUTILS_URL, EutilsSettings, eutils_settings
 from flows.errors import ConfigError, FetchError
-from flows.eutils import EutilsClient
-from flows.eutils_esearch import parse_esearch
-from flows.eutils_http import RetryPolicy
-from flows.ratelimit import RateLimiter
-from flows.sources import FetchBatch
+from flows.sources.eutils.client import EutilsClient
+from flows.sources.eutils.esearch import parse_esearch
+from flows.sources.eutils.http import RetryPolicy
+from flows.sources.eutils.ratelimit import RateLimiter
+from flows.sources.protocol import FetchBatch
 from tests.eutils_fixtures import fast_client, sample_corpus, settings_for, standin  # noqa: F401
 from tests.standin import Corpus, Latency, StandIn, start_standin
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from flows.eutils import EutilsClient
-from flows.ratelimit import RateLimiter, shared_limiter
+from flows.sources.eutils.client import EutilsClient
+from flows.sources.eutils.ratelimit import RateLimiter, shared_limiter
 from tests.eutils_fixtures import FAST_RETRY, settings_for
 from tests.standin import Corpus, Latency, max_in_window, start_standin
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from flows.pubmed import parse_articles
+from flows.pubmed.parser import parse_articles
 from tests.eutils_fixtures import sample_corpus, standin  # noqa: F401 - fixtures
 from tests.standin import Corpus, StandIn, load_corpus, start_standin
 

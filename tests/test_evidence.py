@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from flows.curation.events import FinalGrade
 from flows.errors import InputError
-from flows.evidence import load_rules, rate_claim
-from flows.grade_model import FinalGrade
-from flows.records import RETRACTED_PUBLICATION_TYPE, Article, CommentCorrection, PublicationType
+from flows.evidence.rating import load_rules, rate_claim
+from flows.pubmed.records import RETRACTED_PUBLICATION_TYPE, Article, CommentCorrection, PublicationType
 
 
 def g(pmid: str, level: str, direction: str, relevance: str = "include") -> FinalGrade:

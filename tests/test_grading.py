@@ -11,11 +11,8 @@ import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from flows import grading
-from flows.claims import load_project
-from flows.curators import load_curators
-from flows.errors import InputError
-from flows.grades_file import (
+from flows.curation import review as grading
+from flows.curation.journal import (
     append_event,
     append_events,
     event_problems,
@@ -24,7 +21,10 @@ from flows.grades_file import (
     read_events,
     repair_torn_line,
 )
-from flows.ladder import load_ladder
+from flows.errors import InputError
+from flows.evidence.ladder import load_ladder
+from flows.project.claims import load_project
+from flows.project.curators import load_curators
 from tests.grading_fixtures import ev, write_project
 
 P1, P2, P3 = "15514282", "9052783", "28620475"
@@ -305,7 +305,7 @@ _OPTIONAL = {
 @settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries(_LEAD, optional=_OPTIONAL), st.sets(st.sampled_from(sorted(_LEAD)), max_size=1))
 def test_fast_validation_agrees_with_the_json_schema(data: dict[str, object], drop: set[str]) -> None:
-    from flows.grades_file import _quick_valid, _validator
+    from flows.curation.journal import _quick_valid, _validator
 
     data = {k: v for k, v in data.items() if k not in drop}
     valid = _validator().is_valid(data)

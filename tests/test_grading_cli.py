@@ -12,8 +12,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from flows.grades_file import append_event, grades_path, read_events
-from flows.records import Article, Journal, PubDate
+from flows.curation.journal import append_event, grades_path, read_events
+from flows.pubmed.records import Article, Journal, PubDate
 from tests.cli_helpers import run_cli
 from tests.grading_fixtures import build_store, ev, k2_articles, write_project
 
@@ -170,9 +170,9 @@ def test_agreement_repair_and_load(
 def _suggest(db: Path, article: Article, level: str, confidence: float, reason: str) -> None:
     import datetime as dt
 
+    from flows.curation.suggest import Suggestion
     from flows.store.db import connect
     from flows.store.suggestions import save_suggestions
-    from flows.suggest import Suggestion
 
     with connect(db) as con:
         save_suggestions(con, [(article, Suggestion(level, confidence, (reason,)))], dt.datetime(2026, 11, 24))
@@ -277,8 +277,8 @@ def test_interactive_session_refuses_undeclared_curator_in_one_line(
 
 
 def test_adjudicator_settles_a_conflict_in_the_pty(graded_project: tuple[Path, list[Article]], tmp_db: Path) -> None:
-    from flows.claims import load_project
-    from flows.grading import final_grades
+    from flows.curation.review import final_grades
+    from flows.project.claims import load_project
 
     folder, _ = graded_project
     pmid = "28620475"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from flows.claims import load_project
-from flows.grades_file import append_event, read_events
-from flows.grading import final_grades
+from flows.curation.journal import append_event, read_events
+from flows.curation.review import final_grades
+from flows.project.claims import load_project
 from flows.store.db import connect
 from flows.store.grades import load_grades, load_project_grades, read_final_grades
 from tests.grading_fixtures import build_store, ev, k2_articles, write_project

@@ -142,7 +142,7 @@ def test_failing_claim_fails_the_run_others_complete_next_run_retries(
 
 HOLD_LOCK = """
 import sys, time
-from flows.project_lock import project_lock
+from flows.pipeline.lock import project_lock
 with project_lock("living"):
     print("held", flush=True)
     time.sleep(60)
@@ -249,8 +249,8 @@ SEARCHER = """
 import os, sys, time
 from pathlib import Path
 from flows.config import eutils_settings
-from flows.eutils import EutilsClient
-from flows.ratelimit import shared_limiter
+from flows.sources.eutils.client import EutilsClient
+from flows.sources.eutils.ratelimit import shared_limiter
 settings = eutils_settings()
 client = EutilsClient(settings, limiter=shared_limiter(settings.max_requests_per_second))
 print("ready", flush=True)
@@ -293,7 +293,7 @@ def test_prefect_yaml_deploys_to_a_work_pool(tmp_path: Path, prefect_server: str
     with SyncPrefectClient(prefect_server) as client:
         deployment = client.read_deployment_by_name("living-refresh/living-k2-muscle")
     assert deployment.work_pool_name == "litgrade"
-    assert deployment.entrypoint == "flows/living.py:living_refresh"
+    assert deployment.entrypoint == "flows/pipeline/living.py:living_refresh"
     assert deployment.parameters == {"project": "k2-muscle", "source": "eutils"}
     [schedule] = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * 1", "Europe/London")  # type: ignore[union-attr]

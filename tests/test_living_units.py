@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.digest import NOTHING_NEW, Digest, NewStudy, Rereview, rating_changes, render_digest
-from flows.living import _digest_path, artifact_key
-from flows.project_lock import ProjectBusyError, ensure_free, project_lock
-from flows.recheck import compare_versions
-from flows.records import Article, CommentCorrection, PublicationType
-from flows.sources import search_notes
+from flows.evidence.recheck import compare_versions
+from flows.pipeline.living import _digest_path, artifact_key
+from flows.pipeline.lock import ProjectBusyError, ensure_free, project_lock
+from flows.pubmed.records import Article, CommentCorrection, PublicationType
+from flows.reports.digest import NOTHING_NEW, Digest, NewStudy, Rereview, rating_changes, render_digest
+from flows.sources.protocol import search_notes
 from flows.store import flags as flag_store
 from flows.store.db import connect
 
@@ -105,7 +105,7 @@ def test_artifact_key_is_valid_for_any_project_name() -> None:
 
 HOLD = """
 import time
-from flows.project_lock import project_lock
+from flows.pipeline.lock import project_lock
 with project_lock("held-project"):
     print("held", flush=True)
     time.sleep(30)

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from flows.errors import ConfigError, InputError
-from flows.mirror import MirrorSource, ingest_files, mirror_status
-from flows.pubmed_query import QuerySyntaxError, parse_query
-from flows.records import (
+from flows.pubmed.query import QuerySyntaxError, parse_query
+from flows.pubmed.records import (
     AbstractSection,
     Article,
     Author,
@@ -22,8 +21,9 @@ from flows.records import (
     PubDate,
     PublicationType,
 )
-from flows.sources import SearchSource
-from flows.store import mirror_db
+from flows.sources.mirror.source import MirrorSource, ingest_files, mirror_status
+from flows.sources.protocol import SearchSource
+from flows.store import mirror as mirror_db
 from tests.cli_helpers import run_cli
 from tests.mirror_fixtures import (
     BULK_DELETED_PMID,

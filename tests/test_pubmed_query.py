@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from flows.errors import LitgradeError
-from flows.pubmed_query import (
+from flows.pubmed.query import (
     BoolOp,
     DateRange,
     Field,

@@ -13,11 +13,11 @@ import jsonschema
 import lxml.html
 import pytest
 
-from flows.claims import Project
-from flows.grades_file import append_events
-from flows.report import write_project_reports
-from flows.report_model import snapshot_sentence
-from flows.report_render import inline_html, md
+from flows.curation.journal import append_events
+from flows.project.claims import Project
+from flows.reports.model import snapshot_sentence
+from flows.reports.render import inline_html, md
+from flows.reports.write import write_project_reports
 from flows.store import searches
 from flows.store.db import connect
 from tests.test_report_fixtures import PROJECT, build_store, ev, report_setup, write_project  # noqa: F401
@@ -353,7 +353,7 @@ def test_unreadable_previous_report_starts_afresh(report_setup: Setup) -> None: 
 def test_report_flow_leaves_artifact(report_setup: Setup, prefect_harness: None) -> None:  # noqa: F811
     from prefect.artifacts import Artifact
 
-    from flows.report_flow import report_flow
+    from flows.pipeline.report_flow import report_flow
 
     project, db, out = report_setup
     summary = report_flow(project=str(project.dir), db_path=str(db), out_dir=str(out))
@@ -366,9 +366,9 @@ def test_report_flow_leaves_artifact(report_setup: Setup, prefect_harness: None)
 def test_pure_model_orders_levels_and_picks_newest_counted_study() -> None:
     import datetime as dt
 
-    from flows.claims import Claim, SourceArticle
-    from flows.grade_model import FinalGrade
-    from flows.report_model import ClaimInputs, build_claim_report, build_scorecard
+    from flows.curation.events import FinalGrade
+    from flows.project.claims import Claim, SourceArticle
+    from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
     from flows.store.searches import SearchRun
     from tests.test_report_fixtures import articles
 
@@ -444,7 +444,7 @@ def test_identical_across_processes_with_different_hash_seeds(report_setup: Setu
     for seed in ("1", "2"):
         out = tmp_path / f"seed-{seed}"
         code = (
-            "import sys; from pathlib import Path; from flows.report import write_project_reports; "
+            "import sys; from pathlib import Path; from flows.reports.write import write_project_reports; "
             "write_project_reports(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))"
         )
         env = {**os.environ, "PYTHONHASHSEED": seed}

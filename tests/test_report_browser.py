@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from flows.claims import Project
-from flows.report import write_project_reports
+from flows.project.claims import Project
+from flows.reports.write import write_project_reports
 from tests.test_report_fixtures import report_setup  # noqa: F401
 from tests.web_fixtures import CHROMIUM_ARGS
 

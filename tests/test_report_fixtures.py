@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from flows.claims import Project, load_project
-from flows.grade_model import GradeEvent
-from flows.grades_file import append_events
-from flows.records import (
+from flows.curation.events import GradeEvent
+from flows.curation.journal import append_events
+from flows.project.claims import Project, load_project
+from flows.pubmed.records import (
     Article,
     Author,
     CommentCorrection,
@@ -21,7 +21,7 @@ from flows.records import (
     PubDate,
     PublicationType,
 )
-from flows.sources import SearchResult
+from flows.sources.protocol import SearchResult
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect

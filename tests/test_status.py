@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flows.grade_model import GradeEvent
-from flows.status import open_flags
+from flows.curation.events import GradeEvent
+from flows.pipeline.status import open_flags
 from flows.store.flags import ReviewFlag
 
 RAISED = dt.datetime(2026, 12, 1, 6, 0)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from flows.errors import StoreBusyError
-from flows.records import Article, CommentCorrection, PubDate, PublicationType
-from flows.sources import SearchResult
+from flows.pubmed.records import Article, CommentCorrection, PubDate, PublicationType
+from flows.sources.protocol import SearchResult
 from flows.store import articles, searches
 from flows.store.db import connect, migrations
 

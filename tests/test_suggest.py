@@ -13,19 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.errors import InputError
-from flows.ladder import load_ladder
-from flows.pubmed import parse_articles
-from flows.records import AbstractSection, Article, MeshHeading, PublicationType
-from flows.store.articles import upsert_articles
-from flows.store.db import connect
-from flows.store.suggestions import (
-    get_suggestion,
-    get_suggestions,
-    pmids_needing_suggestions,
-    save_suggestions,
-)
-from flows.suggest import (
+from flows.curation.suggest import (
     RULES_FILE,
     SUGGESTER_VERSION,
     UNCLEAR,
@@ -33,6 +21,18 @@ from flows.suggest import (
     animal_or_lab_signals,
     load_rules,
     suggest,
+)
+from flows.errors import InputError
+from flows.evidence.ladder import load_ladder
+from flows.pubmed.parser import parse_articles
+from flows.pubmed.records import AbstractSection, Article, MeshHeading, PublicationType
+from flows.store.articles import upsert_articles
+from flows.store.db import connect
+from flows.store.suggestions import (
+    get_suggestion,
+    get_suggestions,
+    pmids_needing_suggestions,
+    save_suggestions,
 )
 from tests.cli_helpers import run_cli
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from flows.grade_model import GradeEvent
-from flows.grades_file import append_event, read_events
-from flows.grading import final_grades
+from flows.curation.events import GradeEvent
+from flows.curation.journal import append_event, read_events
+from flows.curation.review import final_grades
 from tests.web_fixtures import (
     CHROMIUM_ARGS,
     CLAIM_BLIND,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Response, expect, sync_playwright
 
-from flows.grades_file import read_events
+from flows.curation.journal import read_events
 from flows.store.db import connect
 from tests.web_fixtures import CHROMIUM_ARGS, CLAIM_SINGLE, PASSWORDS, build_site, serve
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 WRITER = r"""
 import datetime as dt, sys, time
 from pathlib import Path
-from flows.records import AbstractSection, Article, Journal, PubDate
+from flows.pubmed.records import AbstractSection, Article, Journal, PubDate
 from flows.store.articles import upsert_articles
 from flows.store.db import connect
 

@@ -1,6 +1,6 @@
 """Web app test set-up: a real project folder, a real DuckDB store, passwords, uvicorn on 127.0.0.1.
 
-Articles come from the real NCBI samples through flows.pubmed when it is available, plus a few
+Articles come from the real NCBI samples through flows.pubmed.parser when it is available, plus a few
 hand-built records carrying hostile markup (the XSS cases) — stored through the store API.
 """
 
@@ -17,9 +17,17 @@ from pathlib import Path
 
 import uvicorn
 
-from flows.claims import load_project
-from flows.records import AbstractSection, Article, Author, Journal, MeshHeading, PubDate, PublicationType
-from flows.sources import SearchResult
+from flows.project.claims import load_project
+from flows.pubmed.records import (
+    AbstractSection,
+    Article,
+    Author,
+    Journal,
+    MeshHeading,
+    PubDate,
+    PublicationType,
+)
+from flows.sources.protocol import SearchResult
 from flows.store.articles import upsert_articles
 from flows.store.db import connect
 from flows.store.searches import finish_search_run, record_hits, record_search_result, start_search_run
@@ -109,7 +117,7 @@ def synthetic_articles() -> list[Article]:
 def sample_articles(samples_dir: Path, limit: int = 4) -> list[Article]:
     """Real PubMed records from ../shared/ncbi-samples, when the parser has landed."""
     try:
-        from flows.pubmed import parse_articles
+        from flows.pubmed.parser import parse_articles
     except ImportError:
         return []
     found: list[Article] = []
@@ -140,8 +148,8 @@ def store_hits(db: Path, project: str, claim_id: str, articles: Sequence[Article
         record_hits(con, project=project, claim_id=claim_id, run_id=run_id, pmids=list(pmids))
         finish_search_run(con, run_id, status="completed", finished_at=now, fetched=len(articles))
         try:
+            from flows.curation.suggest import suggest_many
             from flows.store.suggestions import save_suggestions
-            from flows.suggest import suggest_many
         except ImportError:  # the suggester is optional to the web app
             return
         save_suggestions(con, suggest_many(list(articles)), now)

@@ -13,9 +13,9 @@ from flows.errors import InputError, LitgradeError
 
 def classify_lines(path: Path) -> tuple[list[str], list[str]]:
     """JSON lines for the file's articles, and problems (bad records) that name the file."""
-    from flows.pubmed import parse
-    from flows.records import Article, ParseProblem
-    from flows.suggest import load_rules, suggest
+    from flows.curation.suggest import load_rules, suggest
+    from flows.pubmed.parser import parse
+    from flows.pubmed.records import Article, ParseProblem
 
     rules = load_rules()
     lines: list[str] = []

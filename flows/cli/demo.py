@@ -26,7 +26,7 @@ def demo(
 
     Example: litgrade demo
     """
-    from flows.demo import REPORTS_DIR, run_demo
+    from flows.pipeline.demo import REPORTS_DIR, run_demo
 
     summary = run_demo(out.resolve() if out else REPORTS_DIR)
     for line in summary.lines():

@@ -42,8 +42,8 @@ def grade(
 
     Example: litgrade grade k2-muscle --claim k2-leg-cramps --curator alice
     """
-    from flows.claims import load_project
-    from flows.grading_session import run_grading
+    from flows.project.claims import load_project
+    from flows.tui.grader import run_grading
 
     proj = load_project(project)
     run_grading(proj, claim, curator, config.db_path(), adjudicate=adjudicate)
@@ -80,9 +80,9 @@ def grades_set(
     Example: litgrade grades set k2-muscle k2-leg-cramps 15514282 --curator alice --relevance include
     --level rct --direction supports --population 120 --risk-of-bias low
     """
-    from flows.claims import load_project
-    from flows.grade_model import GradeEvent
-    from flows.grades_file import append_event, now_timestamp
+    from flows.curation.events import GradeEvent
+    from flows.curation.journal import append_event, now_timestamp
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     if relevance is None:
@@ -109,9 +109,9 @@ def grades_retract(
 
     Example: litgrade grades retract k2-muscle k2-leg-cramps 15514282 --curator alice
     """
-    from flows.claims import load_project
-    from flows.grade_model import GradeEvent
-    from flows.grades_file import append_event, now_timestamp
+    from flows.curation.events import GradeEvent
+    from flows.curation.journal import append_event, now_timestamp
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     append_event(proj.dir, GradeEvent(claim=claim, pmid=pmid, curator=curator,
@@ -120,7 +120,7 @@ def grades_retract(
 
 
 def _project_ref(directory: Path, name: str) -> str:
-    from flows.claims import CURATED_DIR
+    from flows.project.claims import CURATED_DIR
 
     return name if directory.parent == CURATED_DIR.resolve() else str(directory)
 
@@ -134,12 +134,12 @@ def grades_export(
 
     Example: litgrade grades export k2-muscle --curator alice --claim k2-leg-cramps > sheet.csv
     """
-    from flows.claims import load_project
-    from flows.curators import load_curators, require_curator
-    from flows.grades_file import read_events
-    from flows.grading import queue
-    from flows.grading_session import load_studies
-    from flows.grading_sheet import SheetItem, write_sheet
+    from flows.curation.journal import read_events
+    from flows.curation.review import queue
+    from flows.curation.sheet import SheetItem, write_sheet
+    from flows.project.claims import load_project
+    from flows.project.curators import load_curators, require_curator
+    from flows.tui.grader import load_studies
 
     proj = load_project(project)
     require_curator(load_curators(proj.dir), curator, proj.dir)
@@ -173,12 +173,12 @@ def grades_import(
 
     Example: litgrade grades import sheet.csv --curator alice
     """
-    from flows.claims import load_project
-    from flows.curators import load_curators
+    from flows.curation.journal import append_events
+    from flows.curation.sheet import read_sheet, sheet_events
     from flows.errors import InputError
-    from flows.grades_file import append_events
-    from flows.grading_session import load_studies
-    from flows.grading_sheet import read_sheet, sheet_events
+    from flows.project.claims import load_project
+    from flows.project.curators import load_curators
+    from flows.tui.grader import load_studies
 
     parsed = read_sheet(sheet)
     ref = project or parsed.project_ref
@@ -198,8 +198,8 @@ def grades_repair(project: ProjectArg, curator: CuratorOpt) -> None:
 
     Example: litgrade grades repair k2-muscle --curator alice
     """
-    from flows.claims import load_project
-    from flows.grades_file import repair_torn_line
+    from flows.curation.journal import repair_torn_line
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     side = repair_torn_line(proj.dir, curator)
@@ -214,7 +214,7 @@ def grades_load(project: ProjectArg) -> None:
 
     Example: litgrade grades load k2-muscle
     """
-    from flows.claims import load_project
+    from flows.project.claims import load_project
     from flows.store.db import connect
     from flows.store.grades import load_project_grades
 
@@ -235,10 +235,10 @@ def agreement(project: ProjectArg) -> None:
 
     Example: litgrade agreement k2-muscle
     """
-    from flows.claims import load_project
-    from flows.grades_file import read_events
-    from flows.grading import agreement as compute_agreement
-    from flows.grading import conflicts
+    from flows.curation.journal import read_events
+    from flows.curation.review import agreement as compute_agreement
+    from flows.curation.review import conflicts
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     events = read_events(proj.dir)

@@ -31,13 +31,13 @@ def update(
 
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
-    from flows.claims import load_project
-    from flows.project_lock import ensure_free
+    from flows.pipeline.lock import ensure_free
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     ensure_free(proj.name)  # refuse before Prefect starts: a clear message, nothing written
 
-    from flows.living import living_refresh
+    from flows.pipeline.living import living_refresh
 
     summary = living_refresh(
         project=str(proj.dir),
@@ -78,8 +78,8 @@ def schedule(
 
     from prefect.schedules import Cron, Interval
 
-    from flows.claims import load_project
-    from flows.living import living_refresh
+    from flows.pipeline.living import living_refresh
+    from flows.project.claims import load_project
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(

@@ -12,7 +12,7 @@ import typer
 from flows import config
 
 if TYPE_CHECKING:
-    from flows.mirror import IngestProgress
+    from flows.sources.mirror.source import IngestProgress
 
 mirror_app = typer.Typer(
     name="mirror",
@@ -73,7 +73,7 @@ def ingest(
 
       litgrade mirror ingest --mirror /data/pubmed.duckdb --workers 4 updates/*.xml.gz
     """
-    from flows.mirror import ingest_files
+    from flows.sources.mirror.source import ingest_files
 
     tty = sys.stderr.isatty()
 
@@ -144,8 +144,8 @@ def search(
 
       litgrade mirror search 'warfarin\[ti] AND 2015:2020\[dp] AND english\[la]' --limit 5
     """
-    from flows.mirror import MirrorSource
-    from flows.pubmed_query import QuerySyntaxError
+    from flows.pubmed.query import QuerySyntaxError
+    from flows.sources.mirror.source import MirrorSource
 
     source = MirrorSource(_mirror_path(mirror))
     try:
@@ -168,7 +168,7 @@ def info(mirror: MirrorOption = None) -> None:
 
     Example: litgrade mirror info
     """
-    from flows.mirror import mirror_status
+    from flows.sources.mirror.source import mirror_status
 
     status = mirror_status(_mirror_path(mirror))
     snapshot = status.snapshot_date.isoformat() if status.snapshot_date else "unknown"

@@ -37,10 +37,10 @@ def refresh(
 
     Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle --claim k2-leg-cramps
     """
-    from flows import progress
-    from flows.claims import load_project
-    from flows.project_lock import project_lock
-    from flows.refresh import refresh_with_runner
+    from flows.pipeline.lock import project_lock
+    from flows.pipeline.refresh import refresh_with_runner
+    from flows.project.claims import load_project
+    from flows.tui import progress
 
     proj = load_project(project)  # validate before Prefect starts
     refresh_flow = refresh_with_runner(runner)
@@ -74,8 +74,8 @@ def report(
 
     Example: litgrade report k2-muscle
     """
-    from flows.claims import load_project
-    from flows.report import write_project_reports
+    from flows.project.claims import load_project
+    from flows.reports.write import write_project_reports
 
     proj = load_project(project)
     out_dir = out or config.REPO_ROOT / "reports" / proj.name
@@ -89,8 +89,8 @@ def status(project: ProjectArg = "k2-muscle") -> None:
 
     Example: litgrade status k2-muscle
     """
-    from flows.claims import load_project
-    from flows.status import project_status
+    from flows.pipeline.status import project_status
+    from flows.project.claims import load_project
 
     proj = load_project(project)
     for line in project_status(proj, Path(config.db_path())):

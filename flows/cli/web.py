@@ -29,8 +29,8 @@ def serve(
     """
     import uvicorn
 
-    from flows.claims import load_project
     from flows.config import data_dir, db_path
+    from flows.project.claims import load_project
     from flows.web.app import create_app
     from flows.web.data import WebConfig
 
@@ -64,10 +64,10 @@ def passwd(
 
     Example: litgrade curator passwd alice --project k2-muscle
     """
-    from flows.claims import CURATED_DIR, load_project
     from flows.config import data_dir
-    from flows.curators import load_curators
     from flows.errors import InputError
+    from flows.project.claims import CURATED_DIR, load_project
+    from flows.project.curators import load_curators
     from flows.web.auth import PasswordStore
 
     if project is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from flows.records import Article
+from flows.pubmed.records import Article
 from flows.store.db import transaction
 
 ARTICLE_COLUMNS = (

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from flows.errors import StoreBusyError
-from flows.ladder import SCHEMAS_DIR
+from flows.evidence.ladder import SCHEMAS_DIR
 
 SQL_DIR = SCHEMAS_DIR / "sql"
 DEFAULT_WAIT_SECONDS = 30.0

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from flows.claims import Project
-from flows.grade_model import FinalGrade, GradeEvent
+from flows.curation.events import FinalGrade, GradeEvent
+from flows.project.claims import Project
 from flows.store.db import transaction
 
 EVENT_COLUMNS = (
@@ -120,8 +120,8 @@ def read_final_grades(con: duckdb.DuckDBPyConnection, project: str) -> list[Fina
 
 def load_project_grades(con: duckdb.DuckDBPyConnection, project: Project) -> LoadCounts:
     """Read the project's grade files (validated) and replace its rows in the store."""
-    from flows.grades_file import read_events
-    from flows.grading import final_grades
+    from flows.curation.journal import read_events
+    from flows.curation.review import final_grades
 
     events = read_events(project.dir)
     return load_grades(con, project.name, events, final_grades(project, events))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from flows.sources import SearchResult
+from flows.sources.protocol import SearchResult
 from flows.store.db import transaction
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 import duckdb
 import pandas as pd
 
-from flows.records import Article
+from flows.curation.suggest import SUGGESTER_VERSION, Suggestion
+from flows.pubmed.records import Article
 from flows.store.articles import content_hash
 from flows.store.db import transaction
-from flows.suggest import SUGGESTER_VERSION, Suggestion
 
 COLUMNS = ("pmid", "level", "confidence", "reasons", "suggester", "content_hash", "created_at")
 

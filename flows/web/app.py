@@ -1,8 +1,8 @@
 """The curator web app: FastAPI + Jinja2 (autoescape) + vendored htmx, one project per server.
 
 A thin face on the grading library: grades are appended to the curators' JSONL files through
-flows.grades_file, every rule (blind review, queue, conflicts, final grades) comes from flows.grading,
-and the store is only read on short connections.
+flows.curation.journal, every rule (blind review, queue, conflicts, final grades) comes from
+flows.curation.review, and the store is only read on short connections.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 
-from flows.claims import Claim
+from flows.curation.events import GradeEvent
 from flows.errors import LitgradeError, StoreBusyError
-from flows.grade_model import GradeEvent
-from flows.ladder import load_ladder
+from flows.evidence.ladder import load_ladder
+from flows.project.claims import Claim
 from flows.web import data, views
 from flows.web.auth import (
     SESSION_COOKIE,

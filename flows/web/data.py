@@ -1,6 +1,6 @@
 """What the web app reads and writes, through the same library the CLI uses (no second implementation).
 
-Grades go to the curators' JSONL files (flows.grades_file); the DuckDB store is only read, on ONE
+Grades go to the curators' JSONL files (flows.curation.journal); the DuckDB store is only read, on ONE
 short read-only connection per request (StoreReader), so a refresh in another process can take the
 file between requests (flows.store.db.connect waits out its lock).
 
@@ -26,10 +26,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flows.claims import Project
+from flows.curation.events import GradeEvent
 from flows.errors import StoreBusyError
-from flows.grade_model import GradeEvent
-from flows.records import Article
+from flows.project.claims import Project
+from flows.pubmed.records import Article
 from flows.store.db import DEFAULT_WAIT_SECONDS, connect
 
 FileKey = tuple[tuple[str, int, int], ...]
@@ -78,13 +78,13 @@ class WebConfig:
 
 
 def now_iso() -> str:
-    from flows.grades_file import now_timestamp
+    from flows.curation.journal import now_timestamp
 
     return now_timestamp()
 
 
 def curators(config: WebConfig) -> dict[str, Any]:
-    from flows.curators import CURATORS_FILE, load_curators
+    from flows.project.curators import CURATORS_FILE, load_curators
 
     key = _file_key([config.project.dir / CURATORS_FILE])
     cache = config.cache
@@ -96,20 +96,20 @@ def curators(config: WebConfig) -> dict[str, Any]:
 
 
 def _grade_files(config: WebConfig) -> list[Path]:
-    from flows.grades_file import curator_files
+    from flows.curation.journal import curator_files
 
     return list(curator_files(config.project.dir))
 
 
 def _events_key(config: WebConfig) -> FileKey:
-    from flows.curators import CURATORS_FILE
+    from flows.project.curators import CURATORS_FILE
 
     # read_events checks each file's curator against curators.yaml, so that file is part of the key.
     return _file_key([*_grade_files(config), config.project.dir / CURATORS_FILE])
 
 
 def events(config: WebConfig) -> list[GradeEvent]:
-    from flows.grades_file import read_events
+    from flows.curation.journal import read_events
 
     cache = config.cache
     with cache.lock:
@@ -121,8 +121,9 @@ def events(config: WebConfig) -> list[GradeEvent]:
 
 
 def append(config: WebConfig, event: GradeEvent) -> None:
-    """Append through flows.grades_file (validated, fsync'ed); keep the cache in step when only we wrote."""
-    from flows.grades_file import append_event, event_line, grades_path
+    """Append through flows.curation.journal (validated, fsync'ed); keep the cache in step when only we
+    wrote."""
+    from flows.curation.journal import append_event, event_line, grades_path
 
     cache = config.cache
     path = grades_path(config.project.dir, event.curator)

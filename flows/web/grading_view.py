@@ -1,7 +1,7 @@
-"""Screening, dashboard and conflict data, composed from flows.grading's rules (never re-implemented).
+"""Screening, dashboard and conflict data, composed from flows.curation.review's rules (never re-implemented).
 
 The form parsing here only checks what the browser sent against the ladder so a curator sees a clear
-message; flows.grades_file validates every event again before it is appended.
+message; flows.curation.journal validates every event again before it is appended.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flows import grading
-from flows.claims import Claim
-from flows.grade_model import GradeEvent
-from flows.ladder import load_ladder
+from flows.curation import review as grading
+from flows.curation.events import GradeEvent
+from flows.evidence.ladder import load_ladder
+from flows.project.claims import Claim
 from flows.web import data, views
 
 MAX_TEXT = 4000
@@ -95,7 +95,7 @@ class ScreenState:
     remaining: int  # studies this curator still has to grade
     total: int  # studies the claim's searches found
     mine_done: int
-    counts: Any  # flows.grading Counts for the claim (graded / ungraded / conflict / final)
+    counts: Any  # flows.curation.review Counts for the claim (graded / ungraded / conflict / final)
     history: tuple[views.GradeView, ...]
     history_hidden: int
     reviewers: int
@@ -189,7 +189,7 @@ class ClaimRow:
 def _rating(final: Sequence[Any], store: data.StoreReader, claim_id: str) -> Any:
     """The claim's rating so far, when the evidence rules are available (they are optional here)."""
     try:
-        from flows.evidence import rate_claim
+        from flows.evidence.rating import rate_claim
     except ImportError:
         return None
     mine = [f for f in final if f.claim == claim_id]

@@ -13,9 +13,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from flows.grade_model import GradeEvent
-from flows.ladder import load_ladder
-from flows.records import Article
+from flows.curation.events import GradeEvent
+from flows.evidence.ladder import load_ladder
+from flows.pubmed.records import Article
 from flows.web.sanitize import highlighter, pick_html, query_terms
 
 PMID = re.compile(r"^[1-9][0-9]{0,9}$")

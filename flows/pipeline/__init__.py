@@ -1,0 +1,3 @@
+"""The Prefect flows and what composes them: refresh, the living run, status, the demo, locks and global
+pace.
+"""

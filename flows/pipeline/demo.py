@@ -1,0 +1,157 @@
+"""`litgrade demo`: the K2 showcase, offline, from the shipped snapshot to the committed reports.
+
+Steps: build a mirror from curated/k2-muscle/snapshot/k2-snapshot.xml, refresh the project from it
+into a fresh store, read the committed grades, write the reports. Nothing here reaches the network.
+
+Determinism is the point (a fresh clone must reproduce reports/k2-muscle/ byte for byte):
+- search runs are stamped with the mirror's snapshot date, never the clock;
+- the mirror and the store are rebuilt from scratch on every run;
+- reports are rendered into an empty staging folder, so they never depend on what an earlier run
+  left in reports/ (a report compares itself with the previous one it finds beside it), and are then
+  copied over, each file atomically, leaving untouched the files whose bytes did not change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows import config
+from flows.atomic import write_files_atomic
+from flows.errors import ConfigError
+
+PROJECT = "k2-muscle"
+SNAPSHOT_FILE = config.REPO_ROOT / "curated" / PROJECT / "snapshot" / "k2-snapshot.xml"
+REPORTS_DIR = config.REPO_ROOT / "reports" / PROJECT
+SNAPSHOT_NOTE = (
+    "This evidence rests on an offline snapshot of {n} PubMed records shipped with litgrade "
+    "(curated/k2-muscle/snapshot/, with project-written summaries in place of abstracts), "
+    "not a live PubMed search."
+)
+_REPORT_SUFFIXES = frozenset({".html", ".md", ".json"})
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    out_dir: Path
+    snapshot_records: int
+    snapshot_date: str
+    claims: int
+    included: int  # (claim, study) pairs graded "include" that the reports count or list
+    ratings: dict[str, int]  # rating label → claims, best rating first
+    written: tuple[Path, ...]  # report files whose bytes changed (all of them on a first run)
+    removed: tuple[Path, ...]  # stale report files of claims no longer in the project
+
+    def lines(self) -> list[str]:
+        tally = ", ".join(f"{n} {label.lower()}" for label, n in self.ratings.items())
+        changed = f"{len(self.written)} file(s) changed" if self.written else "no file changed"
+        return [
+            f"K2 demo: {self.claims} claims of '{PROJECT}' searched in an offline snapshot of "
+            f"{self.snapshot_records} PubMed records (snapshot date {self.snapshot_date}), "
+            f"not a live PubMed search; {self.included} included (claim, study) grades.",
+            f"Ratings: {tally}.",
+            f"Reports: {self.out_dir / 'index.html'} (scorecard) and one .html/.md/.json per claim; "
+            f"{changed}.",
+        ]
+
+
+def demo_dir() -> Path:
+    """Where the demo's mirror and store live: rebuilt each run, never in git."""
+    return config.data_dir() / "demo"
+
+
+def _remove_duckdb(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+@contextmanager
+def _mirror_env(mirror: Path) -> Iterator[None]:
+    """The refresh picks its mirror from LITGRADE_MIRROR (its tasks may run in other processes)."""
+    before = os.environ.get("LITGRADE_MIRROR")
+    os.environ["LITGRADE_MIRROR"] = str(mirror)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LITGRADE_MIRROR", None)
+        else:
+            os.environ["LITGRADE_MIRROR"] = before
+
+
+def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """Make `out_dir`'s report files equal `staging`'s; returns (files written, stale files removed).
+
+    Only top-level .html/.md/.json files are touched: anything else a person put there stays.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fresh = {p.name: p for p in staging.iterdir() if p.is_file()}
+    changed: dict[Path, str] = {}
+    for name in sorted(fresh):
+        target = out_dir / name
+        if not (target.is_file() and target.read_bytes() == fresh[name].read_bytes()):
+            changed[target] = fresh[name].read_text(encoding="utf-8")
+    write_files_atomic(changed)
+    removed: list[Path] = []
+    for old in sorted(out_dir.iterdir()):
+        if old.is_file() and old.suffix in _REPORT_SUFFIXES and old.name not in fresh:
+            old.unlink()
+            removed.append(old)
+    return tuple(changed), tuple(removed)
+
+
+def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoSummary:
+    """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`."""
+    from flows.evidence.rating import load_rules
+    from flows.pipeline.refresh import refresh_flow
+    from flows.project.claims import load_project
+    from flows.reports.write import write_project_reports
+    from flows.sources.mirror.source import ingest_files
+
+    if not SNAPSHOT_FILE.is_file():
+        raise ConfigError(
+            f"{SNAPSHOT_FILE} is missing: it ships with litgrade; restore it with "
+            "`git checkout -- curated/k2-muscle/snapshot` or rebuild it with "
+            "`python -m flows.pipeline.k2_snapshot`"
+        )
+    project = load_project(PROJECT)
+    work = Path(work_dir) if work_dir else demo_dir()
+    work.mkdir(parents=True, exist_ok=True)
+    mirror, store = work / "k2-mirror.duckdb", work / "k2-store.duckdb"
+    _remove_duckdb(mirror)
+    _remove_duckdb(store)
+
+    ingest = ingest_files([SNAPSHOT_FILE], mirror)
+    if ingest.snapshot_date is None:
+        raise ConfigError(f"{SNAPSHOT_FILE}: no record carries a date, so the demo has no snapshot date")
+    snapshot_day: dt.date = ingest.snapshot_date
+    # Stamping runs with the snapshot's own date keeps "evidence as of" a property of the data.
+    run_time = dt.datetime.combine(snapshot_day, dt.time()).isoformat()
+    # Search runs get their ids in claim order before any search starts, and each new record is
+    # fetched and stored once for all claims, so parallel searches keep the output deterministic.
+    with _mirror_env(mirror):
+        refresh_flow(project=str(project.dir), source="mirror", db_path=str(store), run_time=run_time)
+
+    with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:
+        summary = write_project_reports(project, store, Path(staging), snapshot_note=SNAPSHOT_NOTE)
+        written, removed = sync_reports(Path(staging), Path(out_dir))
+
+    rules = load_rules()
+    ratings: dict[str, int] = {}
+    for line in sorted(summary.claims, key=lambda c: rules.rank(c.rating)):
+        ratings[line.rating_label] = ratings.get(line.rating_label, 0) + 1
+    return DemoSummary(
+        out_dir=Path(out_dir),
+        snapshot_records=ingest.mirror_records,
+        snapshot_date=snapshot_day.isoformat(),
+        claims=len(summary.claims),
+        included=sum(line.included for line in summary.claims),
+        ratings=ratings,
+        written=written,
+        removed=removed,
+    )

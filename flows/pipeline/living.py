@@ -1,0 +1,235 @@
+"""Living evidence: the scheduled run. Refresh every claim, re-check graded studies, regenerate the
+reports, and write a digest of what changed (new studies, re-reviews, rating changes, failures).
+
+Runs under the project lock, so a scheduled run and a manual refresh never write at the same time.
+The run ends Completed only if every claim succeeded; otherwise Failed with the list (after storing
+and reporting everything that did succeed), and the next run retries what failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from flows import config
+from flows.atomic import write_atomic
+from flows.curation.events import FinalGrade
+from flows.evidence.recheck import StudyChange, compare_versions
+from flows.pipeline.lock import project_lock
+from flows.pipeline.refresh import (
+    ClaimsFailedError,
+    parse_run_time,
+    refresh_with_runner,
+    source_for,
+    store_busy,
+    store_records,
+)
+from flows.project.claims import Project, load_project
+from flows.reports.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
+from flows.reports.write import write_project_reports
+from flows.sources.protocol import search_notes
+from flows.store import articles as article_store
+from flows.store import flags as flag_store
+from flows.store.db import connect
+
+RECHECK = "re-check of graded studies"  # its failures are listed beside the claims'
+
+
+@dataclass
+class LivingSummary:
+    project: str
+    digest_path: Path
+    digest: Digest
+
+
+def graded_studies(project: Project) -> tuple[dict[str, set[str]], dict[tuple[str, str], FinalGrade]]:
+    """PMID → claims that graded it, and the final grades (to know what was included)."""
+    from flows.curation.journal import read_events
+    from flows.curation.review import final_grades
+
+    events = read_events(project.dir)
+    claims_of: dict[str, set[str]] = {}
+    for event in events:
+        claims_of.setdefault(event.pmid, set()).add(event.claim)
+    finals = {(g.claim, g.pmid): g for g in final_grades(project, events)}
+    return claims_of, finals
+
+
+def previous_ratings(scorecard: Path) -> dict[str, str]:
+    try:
+        data = json.loads(scorecard.read_text(encoding="utf-8"))
+        return {str(row["id"]): str(row["rating"]) for row in data.get("claims", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+@dataclass
+class RecheckOutcome:
+    changes: list[StudyChange] = field(default_factory=list)
+    rereviews: list[Rereview] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # batches that failed: re-checked next run
+
+
+@task(name="recheck-graded-studies", cache_policy=NONE, retries=3, retry_delay_seconds=2,
+      retry_condition_fn=store_busy)
+def recheck_graded_studies(
+    project: str,
+    source_kind: str,
+    claims_of: Mapping[str, set[str]],
+    finals: Mapping[tuple[str, str], FinalGrade],
+    db_path: Path,
+    run_time: dt.datetime,
+) -> RecheckOutcome:
+    """Re-fetch graded studies and compare with the stored version: retractions, concerns, errata,
+    publication-type changes. Each batch's flags are written before its new versions replace the old
+    ones, so a run that dies in between re-detects the change next time rather than losing it."""
+    outcome = RecheckOutcome()
+    with connect(db_path) as con:
+        before = article_store.get_articles(con, sorted(claims_of))
+    if not before:
+        return outcome
+    for batch in source_for(source_kind).fetch(list(before)):
+        if batch.failed:
+            outcome.errors.append(batch.error or "batch failed")
+        if not batch.articles:
+            continue
+        changes = [
+            change
+            for article in batch.articles
+            if article.pmid in before and (change := compare_versions(before[article.pmid], article))
+        ]
+        titles = {a.pmid: a.title for a in batch.articles}
+        rereviews = _rereviews(changes, claims_of, finals, titles)
+        kinds = {c.pmid: c.kinds for c in changes}
+        with connect(db_path) as con:
+            flag_store.add_flags(
+                con,
+                [
+                    flag_store.ReviewFlag(
+                        project, r.claim_id, r.pmid, kinds[r.pmid], r.reason, r.included, run_time
+                    )
+                    for r in rereviews
+                ],
+            )
+            store_records(con, batch.articles, run_time)
+        outcome.changes += changes
+        outcome.rereviews += rereviews
+    return outcome
+
+
+def _rereviews(
+    changes: Sequence[StudyChange],
+    claims_of: Mapping[str, set[str]],
+    finals: Mapping[tuple[str, str], FinalGrade],
+    titles: Mapping[str, str],
+) -> list[Rereview]:
+    out = []
+    for change in changes:
+        if not change.needs_rereview:
+            continue
+        for claim_id in sorted(claims_of.get(change.pmid, ())):
+            final = finals.get((claim_id, change.pmid))
+            out.append(
+                Rereview(
+                    claim_id=claim_id,
+                    pmid=change.pmid,
+                    title=titles.get(change.pmid, ""),
+                    reason=change.detail,
+                    included=bool(final and final.relevance == "include"),
+                )
+            )
+    return out
+
+
+def artifact_key(prefix: str, name: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"{prefix}-{name}".lower())).strip("-")
+
+
+@flow(name="living-refresh", flow_run_name="living-refresh {project}", validate_parameters=False)
+def living_refresh(
+    project: str,
+    source: str = "eutils",
+    db_path: str | None = None,
+    run_time: str | None = None,
+    reports_dir: str | None = None,
+    runner: str = "threads",
+) -> LivingSummary:
+    """The scheduled run of one project: refresh, re-check, report, digest.
+
+    `runner` "dask" runs the claims' refresh tasks on a local Dask cluster (needs a Prefect server).
+    """
+    proj = load_project(project)
+    store_path = Path(db_path) if db_path else config.db_path()
+    out_dir = Path(reports_dir) if reports_dir else config.REPO_ROOT / "reports" / proj.name
+    when = parse_run_time(run_time)
+    with project_lock(proj.name):
+        before = previous_ratings(out_dir / "index.json")
+        claims_of, finals = graded_studies(proj)
+        refreshed = refresh_with_runner(runner)(
+            project=str(proj.dir),
+            source=source,
+            db_path=str(store_path),
+            run_time=when.isoformat(),
+            raise_on_failure=False,
+        )
+        recheck = recheck_graded_studies(proj.name, source, claims_of, finals, store_path, when)
+        new_pmids = sorted({p for c in refreshed.claims for p in c.new_hits})
+        with connect(store_path) as con:
+            titles = {pmid: a.title for pmid, a in article_store.get_articles(con, new_pmids).items()}
+        report = write_project_reports(proj, store_path, out_dir)
+        after = {c.claim_id: c.rating for c in report.claims}
+        flagged = {r.pmid for r in recheck.rereviews}
+        digest = Digest(
+            project=proj.name,
+            run_time=when.isoformat(),
+            source=source,
+            new_studies={
+                c.claim_id: [NewStudy(p, titles.get(p, "(not fetched)")) for p in c.new_hits]
+                for c in refreshed.claims
+            },
+            rereviews=recheck.rereviews,
+            other_changes=[c for c in recheck.changes if c.pmid not in flagged],
+            rating_changes=rating_changes(before, after, [c.id for c in proj.claims]),
+            warnings={
+                c.claim_id: notes
+                for c in refreshed.claims
+                if (notes := search_notes(c.errors, c.warnings))
+            },
+            failures={
+                **{c.claim_id: c.error or "failed" for c in refreshed.failed},
+                **({RECHECK: "; ".join(sorted(set(recheck.errors)))} if recheck.errors else {}),
+            },
+        )
+        text = render_digest(digest)
+        path = _digest_path(out_dir / "digest", digest.date, text)
+        write_atomic(path, text)
+        create_markdown_artifact(
+            markdown=text, key=artifact_key("digest", proj.name), description=f"What changed in {proj.name}"
+        )
+    if refreshed.failed:
+        raise refreshed.failure()
+    if recheck.errors:
+        raise ClaimsFailedError(
+            f"re-check of graded studies failed ({'; '.join(sorted(set(recheck.errors)))}): every claim "
+            "was refreshed and reported; the next run re-checks them"
+        )
+    return LivingSummary(proj.name, path, digest)
+
+
+def _digest_path(folder: Path, date: str, text: str) -> Path:
+    """<date>.md; a second run on the same day gets <date>-2.md (unless it says exactly the same)."""
+    candidate = folder / f"{date}.md"
+    n = 1
+    while candidate.exists() and candidate.read_text(encoding="utf-8") != text:
+        n += 1
+        candidate = folder / f"{date}-{n}.md"
+    return candidate

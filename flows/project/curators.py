@@ -1,0 +1,102 @@
+"""Who may grade a project: curated/<project>/curators.yaml, validated with file, line and field.
+
+A grade from someone not declared here is refused, so a typo in a name never becomes a third reviewer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from flows.errors import InputError
+from flows.evidence.ladder import SCHEMAS_DIR
+from flows.project.yaml_source import field_path, load_yaml
+
+CURATORS_FILE = "curators.yaml"
+CURATOR_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+Role = Literal["curator", "adjudicator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Curator:
+    id: str
+    name: str
+    role: Role
+
+    @property
+    def is_adjudicator(self) -> bool:
+        return self.role == "adjudicator"
+
+
+def is_safe_curator_id(value: str) -> bool:
+    """Curator ids name files (grades/<id>.jsonl): only a short lowercase slug is allowed."""
+    return bool(CURATOR_ID.match(value))
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return dict(json.loads((SCHEMAS_DIR / "curators.schema.json").read_text(encoding="utf-8")))
+
+
+def parse_curators_text(text: str, source: Path) -> dict[str, Curator]:
+    data, lines = load_yaml(text, source)
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(data),
+        key=lambda e: (lines.line(list(e.path)), str(e.path)),
+    )
+    if errors:
+        first = errors[0]
+        path = list(first.path)
+        hint = ""
+        if path and path[-1] == "id" and first.validator == "pattern":
+            hint = " (a lowercase slug: a-z, 0-9, '-' or '_', at most 40 characters)"
+        raise InputError(
+            f"{source}:{lines.line(path)}: field '{field_path(path)}': {first.message}{hint}; "
+            "each entry needs id, name and role (curator or adjudicator)"
+        )
+    found: dict[str, Curator] = {}
+    for index, item in enumerate(data["curators"]):
+        if item["id"] in found:
+            line = lines.line(["curators", index, "id"])
+            raise InputError(
+                f"{source}:{line}: field 'curators[{index}].id': '{item['id']}' is declared twice; keep one"
+            )
+        found[item["id"]] = Curator(id=item["id"], name=item["name"].strip(), role=item["role"])
+    return found
+
+
+def load_curators(project_dir: Path) -> dict[str, Curator]:
+    source = Path(project_dir) / CURATORS_FILE
+    if not source.is_file():
+        raise InputError(
+            f"{source}: missing; declare who grades this project, e.g.\n"
+            "curators:\n  - {id: alice, name: Alice Example, role: curator}\n"
+            "  - {id: carol, name: Carol Example, role: adjudicator}"
+        )
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_curators_text(text, source)
+
+
+def require_curator(curators: dict[str, Curator], curator_id: str, source: Path) -> Curator:
+    """The declared curator, or an InputError saying where to declare them."""
+    if not is_safe_curator_id(curator_id):
+        raise InputError(
+            f"curator id {curator_id!r} is not a safe slug (a-z, 0-9, '-' or '_', at most 40 characters)"
+        )
+    found = curators.get(curator_id)
+    if found is None:
+        known = ", ".join(sorted(curators)) or "none"
+        raise InputError(
+            f"curator '{curator_id}' is not declared in {source / CURATORS_FILE} (declared: {known}); "
+            "add them there first"
+        )
+    return found

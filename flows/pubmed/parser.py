@@ -1,0 +1,590 @@
+"""Streaming PubMed XML parser: efetch responses, baseline/update files, legacy MedlineCitationSet.
+
+``parse(source)`` yields one event per record as the XML streams in (lxml ``iterparse``; each record's
+elements are freed once it is built, so memory does not grow with the file):
+
+* ``Article`` for every PubmedArticle, PubmedBookArticle or bare MedlineCitation;
+* ``DeletedCitations`` for every DeleteCitation block (the store removes those PMIDs);
+* ``ParseProblem`` for a record that has no PMID or no title — reported and skipped.
+
+XML that does not parse to its end (truncated, not XML, an HTML error page, an E-utilities ERROR
+document) raises ``PubmedXMLError`` naming the source, after the records already read were yielded,
+so the E-utilities client can retry the batch.
+
+Parsing is safe for hostile input: entities are not resolved (no billion-laughs expansion, no external
+files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import io
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lxml import etree
+
+from flows.errors import LitgradeError
+from flows.pubmed.dates import iso_date, pub_date
+from flows.pubmed.records import (
+    AbstractSection,
+    Article,
+    Author,
+    Chemical,
+    CommentCorrection,
+    DeletedCitations,
+    Grant,
+    Journal,
+    MeshHeading,
+    MeshQualifier,
+    OtherAbstract,
+    ParseEvent,
+    ParseProblem,
+    PubDate,
+    PublicationType,
+)
+from flows.pubmed.text import clean, plain, render
+
+__all__ = ["PubmedXMLError", "parse", "parse_articles"]
+
+Source = str | Path | bytes | BinaryIO
+
+_RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "MedlineCitation", "DeleteCitation")
+_ROOTS = frozenset({"PubmedArticleSet", "MedlineCitationSet", "PubmedBookArticleSet"})
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class PubmedXMLError(LitgradeError):
+    """The XML did not parse to its end as PubMed XML; retrying the request may help."""
+
+
+# -- input ---------------------------------------------------------------------------------------
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream with bytes already read from its head put back (to sniff gzip without seeking)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._rest.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _describe(source: Source) -> str:
+    if isinstance(source, str | Path):
+        return str(source)
+    if isinstance(source, bytes | bytearray):
+        return f"<{len(source)} bytes>"
+    name = getattr(source, "name", None) or getattr(source, "url", None)
+    return str(name) if name else f"<{type(source).__name__} stream>"
+
+
+def _read_head(stream: BinaryIO, size: int) -> bytes:
+    """The first `size` bytes (fewer only at EOF): one read() of a socket may return less."""
+    head = stream.read(size)
+    while isinstance(head, bytes) and 0 < len(head) < size:
+        more = stream.read(size - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def _open(source: Source) -> tuple[BinaryIO, bool]:
+    """A binary stream of XML bytes (gunzipped when needed) and whether we must close it."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            with path.open("rb") as probe:
+                head = probe.read(2)
+            # Handed to the caller's generator, which closes it in its finally block.
+            handle: BinaryIO = gzip.open(path, "rb") if head == _GZIP_MAGIC else path.open("rb")  # type: ignore[assignment]  # noqa: SIM115
+        except OSError as exc:
+            raise PubmedXMLError(f"{path}: cannot read PubMed XML ({exc.strerror or exc})") from exc
+        return handle, True
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+        if data[:2] == _GZIP_MAGIC:
+            return gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), True  # type: ignore[return-value]
+        return io.BytesIO(data), True
+    head = _read_head(source, 2)
+    if isinstance(head, str):
+        raise PubmedXMLError(f"{_describe(source)}: open the PubMed XML in binary mode ('rb')")
+    stream: BinaryIO = _Prefixed(head, source)  # type: ignore[assignment]
+    if head == _GZIP_MAGIC:
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    return stream, False
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+def parse(source: Source) -> Iterator[ParseEvent]:
+    """Every record event in a PubMed XML document, in document order (see module doc)."""
+    name = _describe(source)
+    stream, owned = _open(source)
+    seen = 0
+    try:
+        context = etree.iterparse(
+            stream,
+            events=("end",),
+            tag=_RECORD_TAGS,
+            resolve_entities=False,
+            load_dtd=False,
+            dtd_validation=False,
+            no_network=True,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        checked = False
+        try:
+            for _, elem in context:
+                if not checked:
+                    _check_root(elem.getroottree().getroot(), name)
+                    checked = True
+                parent = elem.getparent()
+                tag = elem.tag
+                if tag == "MedlineCitation" and parent is not None and parent.tag != "MedlineCitationSet":
+                    continue  # wrapped in PubmedArticle: built when that ends
+                if tag == "DeleteCitation":
+                    event: ParseEvent = DeletedCitations(
+                        tuple(p for p in (clean(e.text) for e in elem.iterfind("PMID")) if p)
+                    )
+                else:
+                    event = _record(elem)
+                seen += 1
+                yield event
+                # Free what was built: the record, and anything before it still hanging off the root.
+                elem.clear(keep_tail=False)
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+            if not checked:
+                _check_root(context.root, name)
+        except etree.XMLSyntaxError as exc:
+            raise PubmedXMLError(
+                f"{name}: not complete PubMed XML after {seen} record(s): {exc.msg or exc}; "
+                "the response was cut short or is not XML — retry the request"
+            ) from exc
+        except (OSError, EOFError, zlib.error, http.client.HTTPException) as exc:
+            raise PubmedXMLError(
+                f"{name}: could not read PubMed XML after {seen} record(s): {exc}; "
+                "the stream broke off or its gzip data is damaged — retry or re-download it"
+            ) from exc
+    finally:
+        if owned:
+            stream.close()
+
+
+def _check_root(root: etree._Element | None, name: str) -> None:
+    if root is None:
+        raise PubmedXMLError(f"{name}: empty document, expected PubMed XML — retry the request")
+    tag = root.tag if isinstance(root.tag, str) else ""
+    if tag in _ROOTS:
+        return
+    error = root.findtext(".//ERROR")
+    detail = f"E-utilities said: {clean(error)}" if error else f"root element is <{tag}>"
+    raise PubmedXMLError(f"{name}: not PubMed XML ({detail}); check the request and retry")
+
+
+def parse_articles(source: Source) -> list[Article]:
+    """Just the articles (deletions and unreadable records dropped)."""
+    return [event for event in parse(source) if isinstance(event, Article)]
+
+
+def _record(elem: etree._Element) -> Article | ParseProblem:
+    tag = elem.tag
+    top = _index(elem)
+    if tag == "PubmedBookArticle":
+        main = top.get("BookDocument")
+    else:
+        main = elem if tag == "MedlineCitation" else top.get("MedlineCitation")
+    pmid = _t(_index(main), "PMID") or ""
+    if not pmid.isdigit():
+        return ParseProblem(pmid or None, f"{tag} without a usable PMID ({pmid or 'missing'}); skipped")
+    assert main is not None
+    try:
+        if tag == "PubmedBookArticle":
+            return _book(top, main, pmid)
+        return _citation(main, top.get("PubmedData"), pmid)
+    except _Unusable as exc:
+        return ParseProblem(pmid, str(exc))
+    except (ValueError, TypeError) as exc:
+        return ParseProblem(pmid, f"{tag} {pmid} could not be read: {exc}; skipped")
+
+
+class _Unusable(Exception):
+    """A record without what litgrade needs (title); reported as a ParseProblem."""
+
+
+# -- field builders ------------------------------------------------------------------------------
+# lxml's find()/findtext() evaluate a path in Python on every call; builders run for every record of
+# 30 million, so each element's children are walked once into a tag → first-child index instead.
+
+Index = dict[str, etree._Element]
+
+
+def _index(el: etree._Element | None) -> Index:
+    out: Index = {}
+    if el is not None:
+        for child in el:
+            tag = child.tag
+            if tag not in out and isinstance(tag, str):
+                out[tag] = child
+    return out
+
+
+Groups = dict[str, list[etree._Element]]
+
+
+def _group(el: etree._Element) -> Groups:
+    """Children by tag, in order, from one pass (for elements with repeated children)."""
+    out: Groups = {}
+    for child in el:
+        tag = child.tag
+        if tag in out:
+            out[tag].append(child)
+        elif isinstance(tag, str):
+            out[tag] = [child]
+    return out
+
+
+def _first(groups: Groups, tag: str) -> etree._Element | None:
+    found = groups.get(tag)
+    return found[0] if found else None
+
+
+def _t(index: Index, tag: str) -> str | None:
+    el = index.get(tag)
+    return (clean(el.text) or None) if el is not None else None
+
+
+def _kids(el: etree._Element | None, tag: str) -> list[etree._Element]:
+    # A plain loop beats iterchildren(tag), whose tag matcher costs more than these short lists.
+    return [] if el is None else [child for child in el if child.tag == tag]
+
+
+def _version(pmid_el: etree._Element | None) -> int:
+    raw = pmid_el.get("Version", "1") if pmid_el is not None else "1"
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
+    out = []
+    for part in _kids(abstract, "AbstractText"):
+        text, html = render(part)
+        label = clean(part.get("Label")) or None
+        if text or label:
+            out.append(AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
+    return tuple(out)
+
+
+def _other_abstracts(items: list[etree._Element]) -> tuple[OtherAbstract, ...]:
+    out = []
+    for other in items:
+        sections = _sections(other)
+        if sections:
+            out.append(OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
+    return tuple(out)
+
+
+def _orcid(raw: str | None) -> str | None:
+    """ "https://orcid.org/0000-0002-1825-0097", "http://orcid.org/…" or bare → the bare id."""
+    value = clean(raw).rstrip("/").rpartition("/")[2]
+    return value or None
+
+
+def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
+    if author_list is None:
+        return ()
+    out = []
+    # One pass over each author's children with plain locals: this runs for every author of every record.
+    for author in _kids(author_list, "Author"):
+        last = fore = first = initials = suffix = orcid = None
+        collective: etree._Element | None = None
+        affiliations: list[etree._Element] = []
+        for child in author:
+            tag = child.tag
+            if tag == "LastName":
+                last = child.text
+            elif tag == "ForeName":
+                fore = child.text
+            elif tag == "Initials":
+                initials = child.text
+            elif tag == "AffiliationInfo":
+                affiliations.extend(a for a in child if a.tag == "Affiliation")
+            elif tag == "Identifier":
+                if orcid is None and (child.get("Source") or "").upper() == "ORCID":
+                    orcid = _orcid(child.text)
+            elif tag == "Suffix":
+                suffix = child.text
+            elif tag == "CollectiveName":
+                collective = child
+            elif tag == "Affiliation":  # pre-2015 DTDs
+                affiliations.append(child)
+            elif tag == "FirstName":
+                first = child.text
+        last = clean(last) or None
+        fore = clean(fore) or clean(first) or None
+        group = plain(collective) or None
+        if last or fore or group:
+            out.append(
+                Author(
+                    last,
+                    fore,
+                    clean(initials) or None,
+                    clean(suffix) or None,
+                    group,
+                    orcid,
+                    tuple(a for a in map(plain, affiliations) if a),
+                )
+            )
+    return tuple(out)
+
+
+def _pub_date(date: etree._Element | None) -> PubDate:
+    if date is None:
+        return PubDate()
+    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
+    return pub_date(
+        year=parts.get("Year"),
+        month=parts.get("Month"),
+        day=parts.get("Day"),
+        season=parts.get("Season"),
+        medline_date=parts.get("MedlineDate"),
+    )
+
+
+def _iso(date: etree._Element | None) -> str | None:
+    if date is None:
+        return None
+    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
+    return iso_date(parts.get("Year"), parts.get("Month"), parts.get("Day"))
+
+
+def _pages(pagination: etree._Element | None) -> str | None:
+    index = _index(pagination)
+    medline = _t(index, "MedlinePgn")
+    if medline:
+        return medline
+    start, end = _t(index, "StartPage"), _t(index, "EndPage")
+    return f"{start}-{end}" if start and end else start
+
+
+def _ids(*lists: etree._Element | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for id_list in lists:
+        for ident in _kids(id_list, "ArticleId"):
+            kind = (ident.get("IdType") or "").lower()
+            value = clean(ident.text)
+            if kind and value:
+                found.setdefault(kind, value)
+    return found
+
+
+def _elocations(items: list[etree._Element]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for loc in items:
+        if loc.get("ValidYN", "Y") != "Y":
+            continue
+        kind = (loc.get("EIdType") or "").lower()
+        value = clean(loc.text)
+        if kind and value:
+            found.setdefault(kind, value)
+    return found
+
+
+def _pmc(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value if value.upper().startswith("PMC") else f"PMC{value}"
+
+
+def _publication_types(items: list[etree._Element]) -> tuple[PublicationType, ...]:
+    return tuple(PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
+
+
+def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
+    out = []
+    for heading in _kids(heading_list, "MeshHeading"):
+        descriptor = None
+        qualifiers = []
+        for child in heading:
+            if child.tag == "DescriptorName" and descriptor is None:
+                descriptor = child
+            elif child.tag == "QualifierName" and (q_name := clean(child.text)):
+                qualifiers.append(
+                    MeshQualifier(name=q_name, ui=child.get("UI"), major=child.get("MajorTopicYN") == "Y")
+                )
+        name = clean(descriptor.text) if descriptor is not None else ""
+        if descriptor is not None and name:
+            major = descriptor.get("MajorTopicYN") == "Y"
+            out.append(MeshHeading(name, ui=descriptor.get("UI"), major=major, qualifiers=tuple(qualifiers)))
+    return tuple(out)
+
+
+def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
+    out = []
+    for chem in _kids(chemical_list, "Chemical"):
+        index = _index(chem)
+        substance = index.get("NameOfSubstance")
+        name = clean(substance.text) if substance is not None else ""
+        if substance is not None and name:
+            out.append(Chemical(name, ui=substance.get("UI"), registry_number=_t(index, "RegistryNumber")))
+    return tuple(out)
+
+
+def _keywords(keyword_lists: list[etree._Element]) -> tuple[str, ...]:
+    return tuple(
+        word
+        for keyword_list in keyword_lists
+        for keyword in _kids(keyword_list, "Keyword")
+        if (word := plain(keyword))
+    )
+
+
+def _languages(items: list[etree._Element]) -> tuple[str, ...]:
+    return tuple(v for e in items if (v := clean(e.text)))
+
+
+def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
+    out = []
+    for grant in _kids(grant_list, "Grant"):
+        index = _index(grant)
+        item = Grant(grant_id=_t(index, "GrantID"), agency=_t(index, "Agency"), country=_t(index, "Country"))
+        if item.grant_id or item.agency:
+            out.append(item)
+    return tuple(out)
+
+
+def _comments(blocks: list[etree._Element]) -> tuple[CommentCorrection, ...]:
+    out = []
+    for block in blocks:
+        for comment in _kids(block, "CommentsCorrections"):
+            ref_type = comment.get("RefType")
+            if not ref_type:
+                continue
+            pmid = source = None
+            for child in comment:
+                if child.tag == "PMID" and pmid is None:
+                    pmid = clean(child.text) or None
+                elif child.tag == "RefSource" and source is None:
+                    source = clean(child.text) or None
+            out.append(CommentCorrection(ref_type=ref_type, pmid=pmid, source=source))
+    return tuple(out)
+
+
+def _title(pmid: str, *candidates: etree._Element | None) -> tuple[str, str]:
+    """The first non-empty of ArticleTitle, VernacularTitle (and BookTitle for books)."""
+    for candidate in candidates:
+        text, html = render(candidate)
+        if text:
+            return text, html
+    raise _Unusable(f"PMID {pmid} has no title; skipped")
+
+
+def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid: str) -> Article:
+    cit = _group(citation)
+    article = _first(cit, "Article")
+    if article is None:
+        raise _Unusable(f"PMID {pmid} has no Article element; skipped")
+    art = _group(article)
+    vernacular = _first(art, "VernacularTitle")
+    title, title_html = _title(pmid, _first(art, "ArticleTitle"), vernacular)
+    journal = _index(_first(art, "Journal"))
+    issue = _index(journal.get("JournalIssue"))
+    abstract = _first(art, "Abstract")
+    ids = _ids(_index(pubmed_data).get("ArticleIdList"))
+    locations = _elocations(art.get("ELocationID", []))
+    return Article(
+        pmid=pmid,
+        version=_version(_first(cit, "PMID")),
+        title=title,
+        title_html=title_html,
+        vernacular_title=plain(vernacular) or None,
+        abstract=_sections(abstract),
+        other_abstracts=_other_abstracts(cit.get("OtherAbstract", [])),
+        copyright=_t(_index(abstract), "CopyrightInformation"),
+        authors=_authors(_first(art, "AuthorList")),
+        journal=Journal(
+            title=_t(journal, "Title"),
+            iso_abbreviation=_t(journal, "ISOAbbreviation"),
+            issn=_t(journal, "ISSN"),
+            volume=_t(issue, "Volume"),
+            issue=_t(issue, "Issue"),
+            pages=_pages(_first(art, "Pagination")),
+        ),
+        pub_date=_pub_date(issue.get("PubDate")),
+        article_date=_iso(_first(art, "ArticleDate")),
+        date_revised=_iso(_first(cit, "DateRevised")),
+        doi=ids.get("doi") or locations.get("doi"),
+        pmc=_pmc(ids.get("pmc")),
+        pii=ids.get("pii") or locations.get("pii"),
+        publication_types=_publication_types(_kids(_first(art, "PublicationTypeList"), "PublicationType")),
+        mesh=_mesh(_first(cit, "MeshHeadingList")),
+        chemicals=_chemicals(_first(cit, "ChemicalList")),
+        keywords=_keywords(cit.get("KeywordList", [])),
+        languages=_languages(art.get("Language", [])),
+        grants=_grants(_first(art, "GrantList")),
+        status=citation.get("Status"),
+        comments_corrections=_comments(cit.get("CommentsCorrectionsList", [])),
+    )
+
+
+def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
+    index = _index(doc)
+    book_el = index.get("Book")
+    book = _index(book_el)
+    book_title = book.get("BookTitle")
+    vernacular = index.get("VernacularTitle")
+    title, title_html = _title(pmid, index.get("ArticleTitle"), vernacular, book_title)
+    # Editors edit the book; they did not write this chapter.
+    author_lists = [*_kids(doc, "AuthorList"), *_kids(book_el, "AuthorList")]
+    authors = next((lst for lst in author_lists if lst.get("Type", "authors") != "editors"), None)
+    abstract = index.get("Abstract")
+    ids = _ids(index.get("ArticleIdList"), _index(top.get("PubmedBookData")).get("ArticleIdList"))
+    locations = _elocations(_kids(doc, "ELocationID"))
+    return Article(
+        pmid=pmid,
+        version=_version(index.get("PMID")),
+        title=title,
+        title_html=title_html,
+        vernacular_title=plain(vernacular) or None,
+        abstract=_sections(abstract),
+        copyright=_t(_index(abstract), "CopyrightInformation"),
+        authors=_authors(authors),
+        journal=Journal(
+            title=plain(book_title) or None, volume=_t(book, "Volume"), pages=_pages(index.get("Pagination"))
+        ),
+        pub_date=_pub_date(book.get("PubDate")),
+        article_date=_iso(index.get("ContributionDate")),
+        date_revised=_iso(index.get("DateRevised")),
+        doi=ids.get("doi") or locations.get("doi"),
+        pmc=_pmc(ids.get("pmc")),
+        pii=ids.get("pii") or locations.get("pii"),
+        publication_types=_publication_types(_kids(doc, "PublicationType")),
+        keywords=_keywords(_kids(doc, "KeywordList")),
+        languages=_languages(_kids(doc, "Language")),
+        grants=_grants(index.get("GrantList")),
+        is_book=True,
+    )

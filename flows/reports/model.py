@@ -1,0 +1,543 @@
+"""What a claim's evidence report and the article scorecard say, as plain JSON-ready data.
+
+Pure: no store, no files, no clock. The JSON written to disk *is* this data, and the HTML and
+Markdown templates render from it, so the three formats can never disagree. Everything here is
+deterministic for the same inputs (sorted, no timestamps but those in the data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flows.curation.events import FinalGrade
+from flows.evidence.ladder import load_ladder
+from flows.evidence.rating import RatingRules, load_rules, rate_claim
+from flows.project.claims import Claim, SourceArticle
+from flows.pubmed.records import Article
+from flows.store.searches import SearchRun
+
+CLAIM_SCHEMA_ID = "litgrade.claim-report/1"
+SCORECARD_SCHEMA_ID = "litgrade.scorecard/1"
+PMID = re.compile(r"^[0-9]{1,9}$")
+_RECORDS = re.compile(r"([0-9][0-9,]*)\s+records?\b")
+MAX_AUTHORS = 3
+SNAPSHOT_NOTE_TEMPLATE = (
+    "This evidence rests on an offline snapshot of {n} records, not a live PubMed search."
+)
+
+Json = dict[str, Any]
+# Column headers of the scorecard, where the ladder's full labels would not fit a phone.
+SHORT_LEVEL_LABELS = {
+    "systematic_review": "SR/MA",
+    "rct": "RCT",
+    "nonrandomized_trial": "Non-RCT",
+    "human_observational": "Observ.",
+    "animal": "Animal",
+    "in_vitro": "In vitro",
+    "narrative_review": "Review",
+    "case_report": "Case",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimInputs:
+    """Everything one claim's report is built from (read from the store and grade files by report.py)."""
+
+    project: str
+    article: SourceArticle
+    claim: Claim
+    runs: Sequence[SearchRun]  # this claim's search runs, oldest first
+    identified: Mapping[int, int]  # run_id -> records that run found (run_hits)
+    hits: Sequence[str]  # every PMID any of the claim's runs found, once
+    articles: Mapping[str, Article]  # stored records (hits not yet fetched are absent)
+    final_grades: Sequence[FinalGrade]
+    states: Mapping[str, str] = field(default_factory=dict)  # pmid -> ungraded|partial|conflict|final
+    previous: Mapping[str, Any] | None = None  # the claim's previous report JSON, if any
+    snapshot_note: str | None = None  # overrides the mirror sentence; "{n}" = snapshot size
+
+
+def _iso(value: object) -> str | None:
+    if value is None:
+        return None
+    iso = getattr(value, "isoformat", None)
+    return str(iso(timespec="seconds")) if iso else str(value)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links from outside data become hrefs."""
+    if not url:
+        return None
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def pubmed_url(pmid: str) -> str | None:
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if PMID.match(pmid) else None
+
+
+def doi_url(doi: str | None) -> str | None:
+    return f"https://doi.org/{quote(doi, safe='/:;()._-')}" if doi else None
+
+
+def fingerprint(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- search provenance -----------------------------------------------------------------------------
+
+
+def snapshot_sentence(run: SearchRun, override: str | None = None) -> str | None:
+    """The plain statement that a mirror run was not a live PubMed search (None for live runs).
+
+    Order of precedence: a `snapshot_note` key in the run's source_detail (when it is JSON), the
+    `override` option, then the default sentence with N read from "…, N records" in source_detail.
+    """
+    if run.source != "mirror":
+        return None
+    detail = run.source_detail or ""
+    note: str | None = None
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        note = parsed.get("snapshot_note") or None
+        detail = str(parsed.get("detail", ""))
+    found = _RECORDS.search(detail)
+    size = found.group(1).replace(",", "") if found else None
+    template = note or override
+    if template:
+        return template.replace("{n}", size or "?")
+    if size:
+        return SNAPSHOT_NOTE_TEMPLATE.format(n=size)
+    suffix = f" ({detail})" if detail else ""
+    return f"This evidence rests on an offline snapshot{suffix}, not a live PubMed search."
+
+
+def last_successful_run(runs: Sequence[SearchRun]) -> SearchRun | None:
+    """The newest completed run: "evidence as of" is its finished_at (data, never the clock)."""
+    done = [r for r in runs if r.status == "completed"]
+    return max(done, key=lambda r: r.run_id) if done else None
+
+
+def _run_row(run: SearchRun, identified: Mapping[int, int], override: str | None) -> Json:
+    notes = {**run.errors, **run.warnings}
+    return {
+        "run_id": run.run_id,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "status": run.status,
+        "source": run.source,
+        "source_detail": run.source_detail,
+        "snapshot_note": snapshot_sentence(run, override),
+        "approximation": run.approximation,
+        "query": run.query,
+        "query_translation": run.query_translation,
+        "incremental": run.incremental,
+        "window": [run.mindate, run.maxdate] if run.mindate or run.maxdate else None,
+        "result_count": run.result_count,
+        "identified": int(identified.get(run.run_id, 0)),
+        "new": run.new_pmids,
+        "error": run.error,
+        "ncbi_notes": [f"{k}: {', '.join(v)}" for k, v in sorted(notes.items()) if v],
+    }
+
+
+def _search_block(inputs: ClaimInputs, history: list[Json]) -> Json:
+    last_run = last_successful_run(inputs.runs)
+    last_row = next((row for row in history if last_run and row["run_id"] == last_run.run_id), None)
+    return {
+        "query": inputs.claim.query,
+        "translation": last_run.query_translation if last_run else None,
+        "evidence_as_of": last_row["finished_at"] if last_row else None,
+        "source": last_run.source if last_run else None,
+        "source_detail": last_run.source_detail if last_run else None,
+        "snapshot_note": last_row["snapshot_note"] if last_row else None,
+        "approximation": last_run.approximation if last_run else None,
+        "query_changed": bool(last_run and last_run.query != inputs.claim.query),
+    }
+
+
+# -- studies ---------------------------------------------------------------------------------------
+
+
+def _authors(article: Article | None) -> str:
+    if article is None:
+        return ""
+    names = [a.display for a in article.authors if a.display]
+    if len(names) > MAX_AUTHORS:
+        return ", ".join(names[:MAX_AUTHORS]) + " et al."
+    return ", ".join(names)
+
+
+def _study(grade: FinalGrade, article: Article | None, rests_on: set[str], counted: set[str]) -> Json:
+    ladder = load_ladder()
+    return {
+        "pmid": grade.pmid,
+        "pubmed_url": pubmed_url(grade.pmid),
+        "in_store": article is not None,
+        "title": article.title if article else "(record not yet fetched from PubMed)",
+        "title_html": (article.title_html or "") if article else "",
+        "authors": _authors(article),
+        "year": article.pub_date.year if article else None,
+        "pub_date": article.pub_date.sort_date if article else None,
+        "journal": (article.journal.iso_abbreviation or article.journal.title) if article else None,
+        "doi": article.doi if article else None,
+        "doi_url": doi_url(article.doi if article else None),
+        "level": grade.level or "other",
+        "level_label": ladder.label("levels", grade.level or "other"),
+        "direction": grade.direction or "unclear",
+        "direction_label": ladder.label("directions", grade.direction or "unclear"),
+        "population": grade.population,
+        "risk_of_bias": grade.risk_of_bias,
+        "risk_of_bias_label": ladder.label("risk_of_bias", grade.risk_of_bias)
+        if grade.risk_of_bias
+        else None,
+        "note": grade.note,
+        "quote": grade.quote,
+        "decided_by": grade.decided_by,
+        "curators": list(grade.curators),
+        "retracted": bool(article and article.is_retracted),
+        "expression_of_concern": bool(article and article.has_expression_of_concern),
+        "counted": grade.pmid in counted,
+        "rating_rests_on": grade.pmid in rests_on,
+    }
+
+
+def _flags(
+    hits: Sequence[str], articles: Mapping[str, Article], grades: Mapping[str, FinalGrade]
+) -> list[Json]:
+    out = []
+    for pmid in sorted(hits, key=_pmid_key):
+        article = articles.get(pmid)
+        if article is None or not (article.is_retracted or article.has_expression_of_concern):
+            continue
+        grade = grades.get(pmid)
+        out.append(
+            {
+                "pmid": pmid,
+                "pubmed_url": pubmed_url(pmid),
+                "title": article.title,
+                "retracted": article.is_retracted,
+                "expression_of_concern": article.has_expression_of_concern,
+                "notices": list(article.retraction_pmids),
+                "decision": grade.relevance if grade else "not graded",
+            }
+        )
+    return out
+
+
+def _excluded(grades: Mapping[str, FinalGrade], articles: Mapping[str, Article]) -> list[Json]:
+    """Excluded records with their reason: PRISMA's "excluded" box, item by item."""
+    ladder = load_ladder()
+    out = []
+    for pmid in sorted(grades, key=_pmid_key):
+        grade = grades[pmid]
+        if grade.relevance != "exclude":
+            continue
+        article = articles.get(pmid)
+        out.append(
+            {
+                "pmid": pmid,
+                "pubmed_url": pubmed_url(pmid),
+                "title": article.title if article else "(record not yet fetched from PubMed)",
+                "reason": grade.exclude_reason or "other",
+                "reason_label": ladder.label("exclude_reasons", grade.exclude_reason or "other"),
+                "note": grade.note,
+                "retracted": bool(article and article.is_retracted),
+                "expression_of_concern": bool(article and article.has_expression_of_concern),
+            }
+        )
+    return out
+
+
+def _pmid_key(pmid: str) -> tuple[int, str]:
+    return (int(pmid), pmid) if pmid.isdigit() else (1 << 62, pmid)
+
+
+# -- counts ----------------------------------------------------------------------------------------
+
+
+def levels_best_first() -> list[str]:
+    """Primary levels strongest first, then the non-primary ones (shown, never counted)."""
+    ladder = load_ladder()
+    return [lv.id for lv in sorted(reversed(ladder.levels), key=lambda lv: not lv.primary)]
+
+
+def _matrix(counts: Mapping[str, Mapping[str, int]]) -> Json:
+    ladder = load_ladder()
+    rows = []
+    by_id = {lv.id: lv for lv in ladder.levels}
+    for level_id in levels_best_first():
+        level = by_id[level_id]
+        row = counts.get(level.id, {})
+        rows.append(
+            {
+                "level": level.id,
+                "label": level.label,
+                "primary": level.primary,
+                "counts": {d.id: int(row.get(d.id, 0)) for d in ladder.directions},
+                "total": int(sum(row.values())),
+            }
+        )
+    return {
+        "directions": [{"id": d.id, "label": d.label} for d in ladder.directions],
+        "levels": rows,
+        "total": sum(r["total"] for r in rows),
+    }
+
+
+def _prisma(inputs: ClaimInputs, history: list[Json], grades: Mapping[str, FinalGrade]) -> Json:
+    ladder = load_ladder()
+    identified_total = sum(r["identified"] for r in history)
+    unique = len(inputs.hits)
+    by_reason: dict[str, int] = {}
+    included = included_retracted = awaiting = conflict = 0
+    for pmid in inputs.hits:
+        grade = grades.get(pmid)
+        if grade is not None:
+            if grade.relevance == "exclude":
+                reason = grade.exclude_reason or "other"
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+            else:
+                article = inputs.articles.get(pmid)
+                if article is not None and article.is_retracted:
+                    included_retracted += 1
+                else:
+                    included += 1
+        elif inputs.states.get(pmid) == "conflict":
+            conflict += 1
+        else:
+            awaiting += 1
+    reason_order = [r.id for r in ladder.exclude_reasons]
+    excluded = [
+        {"reason": r, "label": ladder.label("exclude_reasons", r), "n": by_reason[r]}
+        for r in sorted(by_reason, key=lambda r: (reason_order.index(r) if r in reason_order else 99, r))
+    ]
+    return {
+        "identified_per_run": [
+            {"run_id": r["run_id"], "date": r["finished_at"] or r["started_at"], "n": r["identified"]}
+            for r in history
+        ],
+        "identified_total": identified_total,
+        "duplicates": identified_total - unique,
+        "unique": unique,
+        "not_retrieved": sum(1 for p in inputs.hits if p not in inputs.articles),
+        "screened": sum(by_reason.values()) + included + included_retracted,
+        "excluded_total": sum(by_reason.values()),
+        "excluded_by_reason": excluded,
+        "included": included + included_retracted,
+        "included_counted": included,
+        "included_retracted": included_retracted,
+        "awaiting_grading": awaiting,
+        "in_conflict": conflict,
+    }
+
+
+def _decisions(grades: Mapping[str, FinalGrade]) -> Json:
+    return {
+        pmid: {
+            "relevance": g.relevance,
+            "exclude_reason": g.exclude_reason,
+            "level": g.level,
+            "direction": g.direction,
+            "population": g.population,
+            "risk_of_bias": g.risk_of_bias,
+        }
+        for pmid, g in grades.items()
+    }
+
+
+def _changes(content: Json, previous: Mapping[str, Any] | None) -> Json:
+    if not previous or previous.get("schema") != CLAIM_SCHEMA_ID:
+        return {
+            "first_report": True,
+            "previous_evidence_as_of": None,
+            "new_studies": [],
+            "removed_studies": [],
+            "grades_changed": [],
+            "rating_changed": None,
+        }
+    before: Mapping[str, Any] = previous.get("decisions", {})
+    after: Mapping[str, Any] = content["decisions"]
+    included_before = {p for p, d in before.items() if d.get("relevance") == "include"}
+    included_after = {p for p, d in after.items() if d.get("relevance") == "include"}
+    changed = []
+    for pmid in sorted(set(before) & set(after), key=_pmid_key):
+        if before[pmid] != after[pmid]:
+            fields = sorted(k for k in after[pmid] if before[pmid].get(k) != after[pmid][k])
+            changed.append(
+                {
+                    "pmid": pmid,
+                    "fields": fields,
+                    "before": {k: before[pmid].get(k) for k in fields},
+                    "after": {k: after[pmid][k] for k in fields},
+                }
+            )
+    old_rating = previous.get("rating", {}).get("id")
+    new_rating = content["rating"]["id"]
+    return {
+        "first_report": False,
+        "previous_evidence_as_of": previous.get("search", {}).get("evidence_as_of"),
+        "new_studies": sorted(included_after - included_before, key=_pmid_key),
+        "removed_studies": sorted(included_before - included_after, key=_pmid_key),
+        "grades_changed": changed,
+        "rating_changed": {"from": old_rating, "to": new_rating} if old_rating != new_rating else None,
+    }
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) -> Json:
+    """One claim's report data. `changes` compares with `inputs.previous`; a previous report with the
+    same content keeps its `changes`, so regenerating from unchanged data rewrites identical bytes."""
+    rules = rules or load_rules()
+    hit_set = set(inputs.hits)
+    grades = {g.pmid: g for g in inputs.final_grades if g.pmid in hit_set}
+    rating = rate_claim(grades.values(), inputs.articles, rules)
+    history = [_run_row(r, inputs.identified, inputs.snapshot_note) for r in inputs.runs]
+    rests_on = set(rating.rests_on)
+    counted = {g.pmid for g in grades.values() if g.relevance == "include"} - set(rating.retracted)
+    level_rank = {lvl: i for i, lvl in enumerate(levels_best_first())}
+    included = [g for g in grades.values() if g.relevance == "include"]
+    studies = sorted(
+        (_study(g, inputs.articles.get(g.pmid), rests_on, counted) for g in included),
+        key=lambda s: (
+            level_rank.get(s["level"], 99),
+            s["retracted"],
+            -(s["year"] or 0),
+            _pmid_key(s["pmid"]),
+        ),
+    )
+    groups: list[Json] = []
+    for study in studies:
+        if not groups or groups[-1]["level"] != study["level"]:
+            groups.append({"level": study["level"], "label": study["level_label"], "studies": []})
+        groups[-1]["studies"].append(study)
+    rating_level = rules.rating(rating.rating)
+    content: Json = {
+        "schema": CLAIM_SCHEMA_ID,
+        "project": inputs.project,
+        "article": {
+            "title": inputs.article.title,
+            "url": safe_url(inputs.article.url),
+            "date_read": inputs.article.date_read,
+        },
+        "claim": {
+            "id": inputs.claim.id,
+            "text": inputs.claim.text,
+            "query": inputs.claim.query,
+            "section": inputs.claim.section,
+            "comment": inputs.claim.comment,
+        },
+        "search": _search_block(inputs, history),
+        "history": history,
+        "rating": {
+            "id": rating.rating,
+            "label": rating_level.label,
+            "color": rating_level.color,
+            "rule_id": rating.rule_id,
+            "explanation": rating.explanation,
+            "would_change": rating.would_change,
+            "rests_on": list(rating.rests_on),
+            "top_level": rating.top_level,
+            "counted": rating.counted,
+            "retracted_not_counted": list(rating.retracted),
+        },
+        "matrix": _matrix(rating.counts),
+        "prisma": _prisma(inputs, history, grades),
+        "studies": groups,
+        "excluded": _excluded(grades, inputs.articles),
+        "flags": _flags(inputs.hits, inputs.articles, grades),
+        "decisions": _decisions({p: grades[p] for p in sorted(grades, key=_pmid_key)}),
+    }
+    digest = fingerprint(content)
+    if inputs.previous and inputs.previous.get("fingerprint") == digest and "changes" in inputs.previous:
+        changes = dict(inputs.previous["changes"])
+    else:
+        changes = _changes(content, inputs.previous)
+    return {**content, "changes": changes, "fingerprint": digest}
+
+
+def _newest(report: Json) -> Json | None:
+    best: Json | None = None
+    for group in report["studies"]:
+        for s in group["studies"]:
+            if not s["counted"]:
+                continue
+            key = (s["pub_date"] or "", _pmid_key(s["pmid"]))
+            if best is None or key > (best["pub_date"] or "", _pmid_key(best["pmid"])):
+                best = s
+    if best is None:
+        return None
+    return {
+        k: best[k] for k in ("pmid", "pubmed_url", "title", "title_html", "year", "pub_date", "level_label")
+    }
+
+
+def build_scorecard(
+    project: str, article: SourceArticle, reports: Sequence[Json], rules: RatingRules | None = None
+) -> Json:
+    """The article scorecard: one row per claim, in the order of claims.yaml."""
+    rules = rules or load_rules()
+    ladder = load_ladder()
+    rows = []
+    for report in reports:
+        prisma = report["prisma"]
+        rows.append(
+            {
+                "id": report["claim"]["id"],
+                "text": report["claim"]["text"],
+                "section": report["claim"]["section"],
+                "rating": report["rating"]["id"],
+                "rating_label": report["rating"]["label"],
+                "rating_color": report["rating"]["color"],
+                "rule_id": report["rating"]["rule_id"],
+                "counts_by_level": {r["level"]: r["total"] for r in report["matrix"]["levels"]},
+                "included": prisma["included"],
+                "newest_study": _newest(report),
+                "evidence_as_of": report["search"]["evidence_as_of"],
+                "snapshot_note": report["search"]["snapshot_note"],
+                "flags": len(report["flags"]),
+                "open_work": {
+                    "awaiting_grading": prisma["awaiting_grading"],
+                    "in_conflict": prisma["in_conflict"],
+                    "not_retrieved": prisma["not_retrieved"],
+                },
+                "rating_changed": report["changes"]["rating_changed"],
+            }
+        )
+    by_id = {lv.id: lv for lv in ladder.levels}
+    dates = [r["evidence_as_of"] for r in rows if r["evidence_as_of"]]
+    notes = sorted({r["snapshot_note"] for r in rows if r["snapshot_note"]})
+    return {
+        "schema": SCORECARD_SCHEMA_ID,
+        "project": project,
+        "article": {"title": article.title, "url": safe_url(article.url), "date_read": article.date_read},
+        "evidence_as_of": max(dates) if dates else None,
+        "snapshot_notes": notes,
+        # primary levels always (best first); the others only when some claim has such a study
+        "levels": [
+            {"id": lv.id, "label": lv.label, "short": SHORT_LEVEL_LABELS.get(lv.id, lv.label)}
+            for lv in (by_id[i] for i in levels_best_first())
+            if lv.primary or any(row["counts_by_level"].get(lv.id) for row in rows)
+        ],
+        "ratings": [
+            {
+                "id": r.id,
+                "label": r.label,
+                "color": r.color,
+                "n": sum(1 for row in rows if row["rating"] == r.id),
+            }
+            for r in rules.ratings
+        ],
+        "claims": rows,
+    }

@@ -1,0 +1,188 @@
+"""Write a project's reports: each claim's HTML/Markdown/JSON and the article scorecard.
+
+Reads the store (search runs, hits, records) and the grade files, builds the data (report_model),
+renders it (report_render) and only then writes, every file atomically (temp file + os.replace),
+so a failure leaves the previous reports whole. Each claim's previous JSON is read before it is
+replaced: that is what "changes since the previous report" compares with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flows.atomic import write_files_atomic
+from flows.curation.events import FinalGrade
+from flows.curation.journal import read_events
+from flows.curation.review import decisions, final_grades
+from flows.errors import InputError
+from flows.evidence.rating import load_rules
+from flows.project.claims import SLUG, Project, load_project
+from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
+from flows.reports.render import render_claim, render_scorecard
+from flows.store import articles as article_store
+from flows.store import reporting
+from flows.store.db import connect
+from flows.store.grades import load_grades
+
+FORMATS = ("html", "md", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    claim_id: str
+    rating: str
+    rating_label: str
+    rule_id: str
+    included: int
+    awaiting: int
+    in_conflict: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    project: str
+    out_dir: Path
+    files: tuple[Path, ...]
+    claims: tuple[ClaimLine, ...]
+    evidence_as_of: str | None
+    snapshot_notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: where the reports are, then one line per claim."""
+        rules = load_rules()
+        counts: dict[str, int] = {}
+        for c in sorted(self.claims, key=lambda c: rules.rank(c.rating)):  # best rating first
+            counts[c.rating_label] = counts.get(c.rating_label, 0) + 1
+        tally = ", ".join(f"{n} {label.lower()}" for label, n in counts.items())
+        out = [
+            f"wrote {len(self.files)} files for {len(self.claims)} claim(s) of {self.project} to "
+            f"{self.out_dir} ({tally or 'no claims'}); "
+            f"evidence as of {self.evidence_as_of or 'never searched'}"
+        ]
+        out.extend(self.snapshot_notes)
+        for c in self.claims:
+            work = f", {c.awaiting} to grade" if c.awaiting else ""
+            work += f", {c.in_conflict} in conflict" if c.in_conflict else ""
+            out.append(f"- {c.claim_id}: {c.rating_label} ({c.rule_id}; {c.included} included{work})")
+        return out
+
+
+def read_previous(path: Path) -> dict[str, Any] | None:
+    """The last report's JSON, or None (missing, or unreadable: then changes start afresh)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) -> dict[str, dict[str, str]]:
+    table = decisions(events)
+    out: dict[str, dict[str, str]] = {}
+    for claim in project.claims:
+        reviewers = project.reviewers_for(claim.id)
+        out[claim.id] = {
+            pmid: table[(claim.id, pmid)].state(reviewers)
+            for pmid in hits.get(claim.id, [])
+            if (claim.id, pmid) in table
+        }
+    return out
+
+
+def build_project_reports(
+    project: Project, db_path: Path, previous_dir: Path, *, snapshot_note: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The data of every claim report and of the scorecard (nothing written); each claim's changes
+    compare with its JSON in `previous_dir`."""
+    for claim in project.claims:
+        if not SLUG.match(claim.id):  # it becomes a file name
+            raise InputError(f"{project.claims_file}: claim id '{claim.id}' is not a lowercase slug")
+    events = read_events(project.dir)
+    finals = final_grades(project, events)
+    with connect(db_path) as con:
+        load_grades(con, project.name, events, finals)  # the store's copy matches what the report counts
+        runs = reporting.runs_by_claim(con, project.name)
+        identified = reporting.identified_per_run(con, project.name)
+        hits = reporting.hits_by_claim(con, project.name)
+        wanted = [p for c in project.claims for p in hits.get(c.id, [])]
+        articles = article_store.get_articles(con, wanted)
+    by_claim: dict[str, list[FinalGrade]] = {}
+    for grade in finals:
+        by_claim.setdefault(grade.claim, []).append(grade)
+    states = _states(project, events, hits)
+    rules = load_rules()
+    reports = []
+    for claim in project.claims:
+        inputs = ClaimInputs(
+            project=project.name,
+            article=project.article,
+            claim=claim,
+            runs=runs.get(claim.id, []),
+            identified=identified,
+            hits=hits.get(claim.id, []),
+            articles=articles,
+            final_grades=by_claim.get(claim.id, []),
+            states=states[claim.id],
+            previous=read_previous(previous_dir / f"{claim.id}.json"),
+            snapshot_note=snapshot_note,
+        )
+        reports.append(build_claim_report(inputs, rules))
+    return reports, build_scorecard(project.name, project.article, reports, rules)
+
+
+def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
+    """file name → text, for every file of a project's reports."""
+    files: dict[str, str] = {}
+    for report in reports:
+        for fmt, text in render_claim(report).items():
+            files[f"{report['claim']['id']}.{fmt}"] = text
+    for fmt, text in render_scorecard(scorecard).items():
+        files[f"index.{fmt}"] = text
+    return files
+
+
+def write_project_reports(
+    project: Project | str | Path,
+    db_path: Path,
+    out_dir: Path,
+    *,
+    snapshot_note: str | None = None,
+    previous_dir: Path | None = None,
+) -> ReportSummary:
+    """Write reports/<project>/<claim>.{html,md,json} and index.{html,md,json}; say what was written.
+
+    `snapshot_note` replaces the sentence reports show for runs on an offline mirror ("{n}" is filled
+    with the snapshot's record count); a run's own `snapshot_note` (JSON source_detail) wins over it.
+    `previous_dir` (default `out_dir`) holds the reports that "changes since the previous report"
+    compare with: pass the published folder when writing into a staging one.
+    """
+    proj = project if isinstance(project, Project) else load_project(project)
+    out_dir = Path(out_dir)
+    previous = Path(previous_dir) if previous_dir is not None else out_dir
+    reports, scorecard = build_project_reports(proj, Path(db_path), previous, snapshot_note=snapshot_note)
+    files = render_all(reports, scorecard)  # everything rendered before the first byte is written
+    written = [out_dir / name for name in sorted(files)]
+    write_files_atomic({out_dir / name: files[name] for name in sorted(files)})
+    return ReportSummary(
+        project=proj.name,
+        out_dir=out_dir,
+        files=tuple(written),
+        claims=tuple(
+            ClaimLine(
+                claim_id=r["claim"]["id"],
+                rating=r["rating"]["id"],
+                rating_label=r["rating"]["label"],
+                rule_id=r["rating"]["rule_id"],
+                included=r["prisma"]["included"],
+                awaiting=r["prisma"]["awaiting_grading"],
+                in_conflict=r["prisma"]["in_conflict"],
+            )
+            for r in reports
+        ),
+        evidence_as_of=scorecard["evidence_as_of"],
+        snapshot_notes=tuple(scorecard["snapshot_notes"]),
+    )

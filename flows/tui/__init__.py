@@ -1,0 +1,1 @@
+"""The terminal faces: the interactive grader and a refresh's live progress line."""
