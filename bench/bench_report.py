@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flows.curation.events import FinalGrade
-from flows.evidence.ladder import load_ladder
+from flows.curation.ladder import load_ladder
 from flows.evidence.rating import load_rules
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article, Author, Journal, PubDate, PublicationType

@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from flows.curation.ladder import load_ladder  # noqa: E402
 from flows.curation.suggest import SUGGESTER_VERSION, UNCLEAR, animal_or_lab_signals, suggest  # noqa: E402
-from flows.evidence.ladder import load_ladder  # noqa: E402
 from flows.pubmed.records import Article  # noqa: E402
 
 NOTICES = {"Published Erratum", "Retraction of Publication", "Expression of Concern"}

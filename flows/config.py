@@ -8,14 +8,32 @@ from pathlib import Path
 
 from flows.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 TOOL_NAME = "litgrade"
 
 
+def home() -> Path:
+    """The folder holding `curated/`, `reports/` and `.data/`: LITGRADE_HOME, else the working directory.
+
+    Never the installed code's location: an installed litgrade works on the checkout (or any folder)
+    it is run from, as a plain `pip install .` into a fresh venv must.
+    """
+    return Path(os.environ.get("LITGRADE_HOME") or Path.cwd()).resolve()
+
+
+def curated_dir() -> Path:
+    """Where projects live: curated/<project>/claims.yaml."""
+    return home() / "curated"
+
+
+def reports_dir(project: str) -> Path:
+    """Where a project's reports are written unless told otherwise."""
+    return home() / "reports" / project
+
+
 def data_dir() -> Path:
     """The project's working data folder (DuckDB files, Prefect home, passwords). Never in git."""
-    return Path(os.environ.get("LITGRADE_DATA", REPO_ROOT / ".data")).resolve()
+    return Path(os.environ.get("LITGRADE_DATA", home() / ".data")).resolve()
 
 
 def db_path() -> Path:

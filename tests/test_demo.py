@@ -16,22 +16,22 @@ import pytest
 
 from flows.curation.journal import read_events
 from flows.errors import InputError
-from flows.pipeline.demo import REPORTS_DIR, SNAPSHOT_FILE, sync_reports
-from flows.pipeline.k2_snapshot import CORPUS_FILE, SUMMARY_LABEL, build_snapshot, read_corpus
+from flows.pipeline.demo import reports_dir, snapshot_file, sync_reports
+from flows.pipeline.k2_snapshot import SUMMARY_LABEL, build_snapshot, corpus_file, read_corpus
 from flows.project.claims import load_project
 from flows.pubmed.parser import parse_articles
 from flows.pubmed.query import parse_query
 from flows.sources.mirror.source import MirrorSource, ingest_files
 from tests.cli_helpers import run_cli
 
-PROJECT_DIR = SNAPSHOT_FILE.parent.parent
+PROJECT_DIR = snapshot_file().parent.parent
 RETRACTED = {"12110423", "19499964", "23637537"}
 
 
 @pytest.fixture(scope="module")
 def k2_mirror(tmp_path_factory: pytest.TempPathFactory) -> MirrorSource:
     path = tmp_path_factory.mktemp("k2-mirror") / "mirror.duckdb"
-    ingest_files([SNAPSHOT_FILE], path)
+    ingest_files([snapshot_file()], path)
     return MirrorSource(path)
 
 
@@ -66,13 +66,13 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 # -- the snapshot ---------------------------------------------------------------------------------
 def test_snapshot_is_regenerated_byte_for_byte(tmp_path: Path) -> None:
     out = tmp_path / "k2-snapshot.xml"
-    assert build_snapshot(CORPUS_FILE, out) == 44
-    assert out.read_bytes() == SNAPSHOT_FILE.read_bytes()
+    assert build_snapshot(corpus_file(), out) == 44
+    assert out.read_bytes() == snapshot_file().read_bytes()
 
 
 def test_snapshot_records_carry_labelled_summaries_and_only_corpus_facts() -> None:
-    articles = {a.pmid: a for a in parse_articles(SNAPSHOT_FILE)}
-    corpus = {r.pmid: r for r in read_corpus(CORPUS_FILE)}
+    articles = {a.pmid: a for a in parse_articles(snapshot_file())}
+    corpus = {r.pmid: r for r in read_corpus(corpus_file())}
     assert articles.keys() == corpus.keys()
     for pmid, article in articles.items():
         record = corpus[pmid]
@@ -158,7 +158,7 @@ def test_queries_find_the_studies_they_are_about(claim_hits: dict[str, set[str]]
 
 
 def read_corpus_pmids() -> list[str]:
-    return [r.pmid for r in read_corpus(CORPUS_FILE)]
+    return [r.pmid for r in read_corpus(corpus_file())]
 
 
 def test_grades_cover_exactly_what_the_searches_find(claim_hits: dict[str, set[str]]) -> None:
@@ -214,7 +214,7 @@ def test_demo_reproduces_the_committed_reports_offline(
     assert "offline snapshot of 44 PubMed records" in lines[0] and "not a live PubMed search" in lines[0]
     assert lines[1].startswith("Ratings: ") and str(out / "index.html") in lines[2]
 
-    committed = _tree(REPORTS_DIR)
+    committed = _tree(reports_dir())
     produced = _tree(out)
     assert "index.html" in produced and len(produced) == 3 * (len(load_project("k2-muscle").claims) + 1)
     assert produced.keys() == committed.keys()

@@ -21,8 +21,8 @@ from flows.curation.journal import (
     read_events,
     repair_torn_line,
 )
+from flows.curation.ladder import load_ladder
 from flows.errors import InputError
-from flows.evidence.ladder import load_ladder
 from flows.project.claims import load_project
 from flows.project.curators import load_curators
 from tests.grading_fixtures import ev, write_project

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows.curation.ladder import load_ladder
 from flows.curation.suggest import (
     RULES_FILE,
     SUGGESTER_VERSION,
@@ -23,7 +24,6 @@ from flows.curation.suggest import (
     suggest,
 )
 from flows.errors import InputError
-from flows.evidence.ladder import load_ladder
 from flows.pubmed.parser import parse_articles
 from flows.pubmed.records import AbstractSection, Article, MeshHeading, PublicationType
 from flows.store.articles import upsert_articles

@@ -26,9 +26,9 @@ def demo(
 
     Example: litgrade demo
     """
-    from flows.pipeline.demo import REPORTS_DIR, run_demo
+    from flows.pipeline.demo import run_demo
 
-    summary = run_demo(out.resolve() if out else REPORTS_DIR)
+    summary = run_demo(out.resolve() if out else None)
     for line in summary.lines():
         typer.echo(line)
 

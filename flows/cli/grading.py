@@ -120,9 +120,9 @@ def grades_retract(
 
 
 def _project_ref(directory: Path, name: str) -> str:
-    from flows.project.claims import CURATED_DIR
+    from flows.config import curated_dir
 
-    return name if directory.parent == CURATED_DIR.resolve() else str(directory)
+    return name if directory.parent == curated_dir().resolve() else str(directory)
 
 
 def grades_export(

@@ -78,7 +78,7 @@ def report(
     from flows.reports.write import write_project_reports
 
     proj = load_project(project)
-    out_dir = out or config.REPO_ROOT / "reports" / proj.name
+    out_dir = out or config.reports_dir(proj.name)
     summary = write_project_reports(proj, config.db_path(), out_dir)
     for line in summary.lines():
         typer.echo(line)

@@ -64,17 +64,17 @@ def passwd(
 
     Example: litgrade curator passwd alice --project k2-muscle
     """
-    from flows.config import data_dir
+    from flows.config import curated_dir, data_dir
     from flows.errors import InputError
-    from flows.project.claims import CURATED_DIR, load_project
+    from flows.project.claims import load_project
     from flows.project.curators import load_curators
     from flows.web.auth import PasswordStore
 
     if project is None:
-        found = sorted(p.parent.name for p in CURATED_DIR.glob("*/claims.yaml"))
+        found = sorted(p.parent.name for p in curated_dir().glob("*/claims.yaml"))
         if len(found) != 1:
             raise InputError(
-                f"say which project with --project (found {len(found)} under {CURATED_DIR}: "
+                f"say which project with --project (found {len(found)} under {curated_dir()}: "
                 f"{', '.join(found) or 'none'})"
             )
         project = found[0]

@@ -1,7 +1,7 @@
 """The grade as data: one curator's decision on one (claim, PMID), and the final grade reports use.
 
 Pure types shared by grading (files, blind review, conflicts), evidence rules, reports and the web app.
-Vocabularies (levels, directions, reasons) come from schemas/evidence_ladder.yaml via flows.evidence.ladder.
+Vocabularies (levels, directions, reasons) come from schemas/evidence_ladder.yaml via flows.curation.ladder.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import jsonschema
 
 from flows.curation.events import GradeEvent
 from flows.errors import InputError
-from flows.evidence.ladder import SCHEMAS_DIR
 from flows.project.curators import Curator, is_safe_curator_id, load_curators, require_curator
+from flows.resources import json_schema
 
 GRADES_DIR = "grades"
 SUFFIX = ".jsonl"
@@ -53,7 +53,7 @@ def now_timestamp() -> str:
 
 @lru_cache(maxsize=1)
 def grade_schema() -> dict[str, Any]:
-    return dict(json.loads((SCHEMAS_DIR / "grade.schema.json").read_text(encoding="utf-8")))
+    return json_schema("grade.schema.json")
 
 
 @lru_cache(maxsize=1)

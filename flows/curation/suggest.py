@@ -21,10 +21,10 @@ from typing import Any
 import yaml
 
 from flows.errors import InputError
-from flows.evidence.ladder import SCHEMAS_DIR
 from flows.pubmed.records import Article
+from flows.resources import schema_path
 
-RULES_FILE = SCHEMAS_DIR / "suggest_rules.yaml"
+RULES_FILE = schema_path("suggest_rules.yaml")
 UNCLEAR = "unclear"  # not a ladder level: "the suggester will not guess"
 RCT = "rct"
 NOTHING_CLEAR = "no publication type, MeSH heading or title/abstract cue names a design"

@@ -18,11 +18,12 @@ from typing import Any
 import yaml
 
 from flows.curation.events import FinalGrade
+from flows.curation.ladder import Ladder, load_ladder
 from flows.errors import InputError
-from flows.evidence.ladder import SCHEMAS_DIR, Ladder, load_ladder
 from flows.pubmed.records import Article
+from flows.resources import schema_path
 
-RULES_FILE = SCHEMAS_DIR / "rating_rules.yaml"
+RULES_FILE = schema_path("rating_rules.yaml")
 TOP = "top"
 UNCLEAR = "unclear"
 _OPS = {

@@ -26,8 +26,17 @@ from flows.atomic import write_files_atomic
 from flows.errors import ConfigError
 
 PROJECT = "k2-muscle"
-SNAPSHOT_FILE = config.REPO_ROOT / "curated" / PROJECT / "snapshot" / "k2-snapshot.xml"
-REPORTS_DIR = config.REPO_ROOT / "reports" / PROJECT
+
+
+def snapshot_file() -> Path:
+    """The shipped demo snapshot (curated/k2-muscle/snapshot/), found from the working directory."""
+    return config.curated_dir() / PROJECT / "snapshot" / "k2-snapshot.xml"
+
+
+def reports_dir() -> Path:
+    """Where the committed showcase reports live."""
+    return config.reports_dir(PROJECT)
+
 SNAPSHOT_NOTE = (
     "This evidence rests on an offline snapshot of {n} PubMed records shipped with litgrade "
     "(curated/k2-muscle/snapshot/, with project-written summaries in place of abstracts), "
@@ -105,7 +114,7 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
     return tuple(changed), tuple(removed)
 
 
-def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoSummary:
+def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoSummary:
     """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`."""
     from flows.evidence.rating import load_rules
     from flows.pipeline.refresh import refresh_flow
@@ -113,9 +122,11 @@ def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoS
     from flows.reports.write import write_project_reports
     from flows.sources.mirror.source import ingest_files
 
-    if not SNAPSHOT_FILE.is_file():
+    snapshot = snapshot_file()
+    out_dir = Path(out_dir) if out_dir else reports_dir()
+    if not snapshot.is_file():
         raise ConfigError(
-            f"{SNAPSHOT_FILE} is missing: it ships with litgrade; restore it with "
+            f"{snapshot} is missing: it ships with litgrade; restore it with "
             "`git checkout -- curated/k2-muscle/snapshot` or rebuild it with "
             "`python -m flows.pipeline.k2_snapshot`"
         )
@@ -126,9 +137,9 @@ def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoS
     _remove_duckdb(mirror)
     _remove_duckdb(store)
 
-    ingest = ingest_files([SNAPSHOT_FILE], mirror)
+    ingest = ingest_files([snapshot], mirror)
     if ingest.snapshot_date is None:
-        raise ConfigError(f"{SNAPSHOT_FILE}: no record carries a date, so the demo has no snapshot date")
+        raise ConfigError(f"{snapshot}: no record carries a date, so the demo has no snapshot date")
     snapshot_day: dt.date = ingest.snapshot_date
     # Stamping runs with the snapshot's own date keeps "evidence as of" a property of the data.
     run_time = dt.datetime.combine(snapshot_day, dt.time()).isoformat()
@@ -139,14 +150,14 @@ def run_demo(out_dir: Path = REPORTS_DIR, work_dir: Path | None = None) -> DemoS
 
     with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:
         summary = write_project_reports(project, store, Path(staging), snapshot_note=SNAPSHOT_NOTE)
-        written, removed = sync_reports(Path(staging), Path(out_dir))
+        written, removed = sync_reports(Path(staging), out_dir)
 
     rules = load_rules()
     ratings: dict[str, int] = {}
     for line in sorted(summary.claims, key=lambda c: rules.rank(c.rating)):
         ratings[line.rating_label] = ratings.get(line.rating_label, 0) + 1
     return DemoSummary(
-        out_dir=Path(out_dir),
+        out_dir=out_dir,
         snapshot_records=ingest.mirror_records,
         snapshot_date=snapshot_day.isoformat(),
         claims=len(summary.claims),

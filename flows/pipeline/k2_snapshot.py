@@ -21,13 +21,19 @@ from typing import Any
 
 from lxml import etree
 
+from flows import config
 from flows.atomic import write_atomic
-from flows.config import REPO_ROOT
 from flows.errors import InputError
 
-CORPUS_FILE = REPO_ROOT.parent / "shared" / "k2-corpus" / "records.jsonl"
-SNAPSHOT_DIR = REPO_ROOT / "curated" / "k2-muscle" / "snapshot"
-SNAPSHOT_FILE = SNAPSHOT_DIR / "k2-snapshot.xml"
+
+def corpus_file() -> Path:
+    """The k2-corpus beside the checkout (../shared), where this build tool is run from."""
+    return config.home().parent / "shared" / "k2-corpus" / "records.jsonl"
+
+
+def snapshot_file() -> Path:
+    return config.curated_dir() / "k2-muscle" / "snapshot" / "k2-snapshot.xml"
+
 
 SUMMARY_LABEL = "SUMMARY (written for the litgrade demo; not the published abstract)"
 RETRACTED_TYPE = "Retracted Publication"
@@ -215,7 +221,7 @@ def snapshot_bytes(records: Iterable[CorpusRecord]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def build_snapshot(corpus: Path = CORPUS_FILE, out: Path = SNAPSHOT_FILE) -> int:
+def build_snapshot(corpus: Path, out: Path) -> int:
     """Write the snapshot XML for `corpus` to `out`; returns the number of records."""
     records = read_corpus(corpus)
     write_atomic(out, snapshot_bytes(records).decode("utf-8"))
@@ -226,8 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m flows.pipeline.k2_snapshot", description="Build the K2 demo's PubMed XML snapshot."
     )
-    parser.add_argument("--corpus", type=Path, default=CORPUS_FILE, help="k2-corpus records.jsonl")
-    parser.add_argument("--out", type=Path, default=SNAPSHOT_FILE, help="snapshot XML to write")
+    parser.add_argument("--corpus", type=Path, default=corpus_file(), help="k2-corpus records.jsonl")
+    parser.add_argument("--out", type=Path, default=snapshot_file(), help="snapshot XML to write")
     args = parser.parse_args(argv)
     try:
         count = build_snapshot(args.corpus, args.out)

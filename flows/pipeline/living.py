@@ -169,7 +169,7 @@ def living_refresh(
     """
     proj = load_project(project)
     store_path = Path(db_path) if db_path else config.db_path()
-    out_dir = Path(reports_dir) if reports_dir else config.REPO_ROOT / "reports" / proj.name
+    out_dir = Path(reports_dir) if reports_dir else config.reports_dir(proj.name)
     when = parse_run_time(run_time)
     with project_lock(proj.name):
         before = previous_ratings(out_dir / "index.json")

@@ -48,7 +48,7 @@ def report_flow(
     """Write reports/<project>/ from the store at `db_path` (default LITGRADE_DB) and the grade files."""
     proj = load_project(project)
     store = db_path or str(config.db_path())
-    target = out_dir or str(config.REPO_ROOT / "reports" / proj.name)
+    target = out_dir or str(config.reports_dir(proj.name))
     summary = write_reports_task(str(proj.dir), store, target, snapshot_note)
     create_markdown_artifact(
         markdown=summary_markdown(summary), key=f"report-{proj.name}", description="Ratings per claim"

@@ -7,7 +7,6 @@ the field, and nothing downstream runs.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,12 +15,11 @@ from typing import Any
 
 import jsonschema
 
-from flows.config import REPO_ROOT
+from flows import config
 from flows.errors import InputError
-from flows.evidence.ladder import SCHEMAS_DIR
 from flows.project.yaml_source import field_path, load_yaml
+from flows.resources import json_schema
 
-CURATED_DIR = REPO_ROOT / "curated"
 CLAIMS_FILE = "claims.yaml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
@@ -74,17 +72,17 @@ def project_dir(name_or_path: str | Path) -> Path:
     if candidate.is_dir():
         return candidate.resolve()
     text = str(name_or_path)
-    if SLUG.match(text) and (CURATED_DIR / text).is_dir():
-        return (CURATED_DIR / text).resolve()
+    if SLUG.match(text) and (config.curated_dir() / text).is_dir():
+        return (config.curated_dir() / text).resolve()
     raise InputError(
         f"project '{name_or_path}' not found: give a folder holding {CLAIMS_FILE} "
-        f"or a project name under {CURATED_DIR}"
+        f"or a project name under {config.curated_dir()}"
     )
 
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return dict(json.loads((SCHEMAS_DIR / "claims.schema.json").read_text(encoding="utf-8")))
+    return json_schema("claims.schema.json")
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

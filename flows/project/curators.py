@@ -5,7 +5,6 @@ A grade from someone not declared here is refused, so a typo in a name never bec
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,8 +14,8 @@ from typing import Any, Literal
 import jsonschema
 
 from flows.errors import InputError
-from flows.evidence.ladder import SCHEMAS_DIR
 from flows.project.yaml_source import field_path, load_yaml
+from flows.resources import json_schema
 
 CURATORS_FILE = "curators.yaml"
 CURATOR_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -41,7 +40,7 @@ def is_safe_curator_id(value: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return dict(json.loads((SCHEMAS_DIR / "curators.schema.json").read_text(encoding="utf-8")))
+    return json_schema("curators.schema.json")
 
 
 def parse_curators_text(text: str, source: Path) -> dict[str, Curator]:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flows.curation.events import FinalGrade
-from flows.evidence.ladder import load_ladder
+from flows.curation.ladder import load_ladder
 from flows.evidence.rating import RatingRules, load_rules, rate_claim
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article

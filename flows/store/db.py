@@ -18,9 +18,9 @@ from typing import Any
 import duckdb
 
 from flows.errors import StoreBusyError
-from flows.evidence.ladder import SCHEMAS_DIR
+from flows.resources import schema_path
 
-SQL_DIR = SCHEMAS_DIR / "sql"
+SQL_DIR = schema_path("sql")
 DEFAULT_WAIT_SECONDS = 30.0
 
 # Threads of one process share DuckDB's database instance; concurrent write transactions on it

@@ -22,9 +22,9 @@ from typing import Any, Protocol, TextIO
 
 from flows.curation.events import GradeEvent
 from flows.curation.journal import append_event, now_timestamp, read_events
+from flows.curation.ladder import Ladder, load_ladder
 from flows.curation.review import conflicts, queue, standing_grades, visible_grades
 from flows.errors import InputError
-from flows.evidence.ladder import Ladder, load_ladder
 from flows.project.claims import Claim, Project
 from flows.project.curators import Curator, load_curators, require_curator
 from flows.pubmed.records import Article

@@ -22,8 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 
 from flows.curation.events import GradeEvent
+from flows.curation.ladder import load_ladder
 from flows.errors import LitgradeError, StoreBusyError
-from flows.evidence.ladder import load_ladder
 from flows.project.claims import Claim
 from flows.web import data, views
 from flows.web.auth import (

@@ -12,7 +12,7 @@ from typing import Any
 
 from flows.curation import review as grading
 from flows.curation.events import GradeEvent
-from flows.evidence.ladder import load_ladder
+from flows.curation.ladder import load_ladder
 from flows.project.claims import Claim
 from flows.web import data, views
 

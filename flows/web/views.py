@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from flows.curation.events import GradeEvent
-from flows.evidence.ladder import load_ladder
+from flows.curation.ladder import load_ladder
 from flows.pubmed.records import Article
 from flows.web.sanitize import highlighter, pick_html, query_terms
 

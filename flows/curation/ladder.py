@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
-LADDER_FILE = SCHEMAS_DIR / "evidence_ladder.yaml"
+from flows.resources import schema_path
+
+LADDER_FILE = schema_path("evidence_ladder.yaml")
 
 
 @dataclass(frozen=True, slots=True)
