@@ -60,9 +60,18 @@ def quiet_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
+def prefect_server_paces() -> bool:
+    """A Prefect server (PREFECT_API_URL) holds the NCBI pace for every process unless
+    LITGRADE_GLOBAL_PACE=off (a server no other process shares, or a measurement of the per-process
+    limiter alone)."""
+    if os.environ.get("LITGRADE_GLOBAL_PACE", "on").strip().lower() in {"off", "0", "false", "no"}:
+        return False
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
 def eutils_settings() -> EutilsSpec:
-    """E-utilities as this environment configures it: LITGRADE_EUTILS_URL, NCBI_EMAIL, NCBI_API_KEY and
-    LITGRADE_RATE (a ceiling below NCBI's 3 or 10 requests/s)."""
+    """E-utilities as this environment configures it: LITGRADE_EUTILS_URL, NCBI_EMAIL, NCBI_API_KEY,
+    LITGRADE_RATE (a ceiling below NCBI's 3 or 10 requests/s) and the global pace."""
     from pydantic import SecretStr  # imported here (as the spec is) to keep `litgrade --help` fast
 
     from flows.sources.spec import NCBI_EUTILS_URL, EutilsSpec
@@ -78,7 +87,11 @@ def eutils_settings() -> EutilsSpec:
     except ValueError as exc:
         raise ConfigError(f"LITGRADE_RATE={override!r} is not a number") from exc
     settings = EutilsSpec(
-        base_url=base_url, email=email, api_key=SecretStr(api_key) if api_key else None, rate=rate
+        base_url=base_url,
+        email=email,
+        api_key=SecretStr(api_key) if api_key else None,
+        rate=rate,
+        global_pace=prefect_server_paces(),
     )
     if settings.is_live_ncbi and not email:
         raise ConfigError(

@@ -6,7 +6,9 @@ The run ends Completed only if every claim succeeded; otherwise Failed with the 
 and reporting everything that did succeed), and the next run retries what failed.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Prefect validates the flow parameters against these
+# annotations, and a served run gets this module by value (prefect.bundles), without the globals that
+# would resolve them from strings.
 
 import datetime as dt
 import json

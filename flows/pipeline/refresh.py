@@ -7,7 +7,9 @@ fetch tasks have no Prefect retries; the store tasks retry only when the DuckDB 
 Records are stored batch by batch, so a run that dies keeps what it fetched and the next run resumes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Prefect validates the flow parameters against these
+# annotations, and a served run gets this module by value (prefect.bundles), without the globals that
+# would resolve them from strings.
 
 import datetime as dt
 from collections.abc import Sequence
@@ -294,14 +296,11 @@ def check_runner(runner: str) -> Runner:
     chosen = next((r for r in RUNNERS if r == runner), None)
     if chosen is None:
         raise InputError(f"unknown runner '{runner}': use one of {', '.join(RUNNERS)}")
-    if chosen == "dask":
-        from flows.pipeline.global_pace import server_configured
-
-        if not server_configured():
-            raise ConfigError(
-                "--runner dask needs a Prefect server (tasks run in other processes): run "
-                "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
-            )
+    if chosen == "dask" and not config.prefect_server_paces():
+        raise ConfigError(
+            "--runner dask needs a Prefect server (tasks run in other processes): run "
+            "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     return chosen
 
 

@@ -38,7 +38,7 @@ def make_source(spec: SourceSpec) -> SearchSource:
     from flows.pipeline.global_pace import pacer_for
     from flows.sources.eutils.client import EutilsClient
 
-    return EutilsClient(spec, limiter=pacer_for(spec.max_requests_per_second))
+    return EutilsClient(spec, limiter=pacer_for(spec.max_requests_per_second, server=spec.global_pace))
 
 
 def _open_mirror_source(spec: MirrorSpec) -> SearchSource:

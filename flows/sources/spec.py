@@ -24,14 +24,16 @@ SOURCE_KINDS: tuple[SourceKind, ...] = ("eutils", "mirror")
 
 @dataclass(frozen=True)
 class EutilsSpec:
-    """How to reach E-utilities: base URL, the contact e-mail NCBI requires, an optional API key, and
-    an optional request ceiling below NCBI's (`rate`, requests/s)."""
+    """How to reach E-utilities: base URL, the contact e-mail NCBI requires, an optional API key, an
+    optional request ceiling below NCBI's (`rate`, requests/s), and whether the Prefect server holds
+    the pace for every process (`global_pace`, flows/pipeline/global_pace.py)."""
 
     base_url: str
     email: str
     api_key: SecretStr | None = None
     tool: str = TOOL_NAME
     rate: float | None = None
+    global_pace: bool = False
     kind: Literal["eutils"] = "eutils"
 
     @property
