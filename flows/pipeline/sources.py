@@ -33,6 +33,7 @@ def reset_sources() -> None:
 
 
 def make_source(spec: SourceSpec) -> SearchSource:
+    """A new source for `spec` (no cache: `open_source` shares one)."""
     if isinstance(spec, MirrorSpec):
         return _open_mirror_source(spec)
     from flows.pipeline.global_pace import pacer_for
