@@ -28,16 +28,11 @@ from flows.errors import InputError
 from flows.project.claims import Claim, Project
 from flows.project.curators import Curator, load_curators, require_curator
 from flows.pubmed.records import Article
+from flows.pubmed.text import strip_controls
 
-# C0/C1 controls (escape sequences included) in outside text could drive the curator's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ESC = "\x1b"
 _CTRL_C, _CTRL_D = "\x03", "\x04"
 SKIP_KEYS = (" ", "k")
-
-
-def clean_text(text: str | None) -> str:
-    return _CONTROL.sub("", text or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +227,7 @@ class GradingSession:
     def _wrap(self, text: str, indent: str = "  ") -> list[str]:
         width = self.term.width
         out: list[str] = []
-        for para in clean_text(text).split("\n") if text else []:
+        for para in strip_controls(text).split("\n") if text else []:
             out.extend(textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""])
         return out
 
@@ -247,7 +242,7 @@ class GradingSession:
         if event.kind == "adjudication":
             text = "adjudicated: " + text
         if event.note:
-            text += f" · note: {clean_text(event.note)}"
+            text += f" · note: {strip_controls(event.note)}"
         return text
 
     def _show(self, pmid: str, todo: Sequence[str]) -> None:
@@ -258,7 +253,7 @@ class GradingSession:
             "",
             "─" * min(self.term.width, 88),
             f"{self.claim.id} [{position}] · PMID {pmid} · {len(todo)} {self._left_text()}",
-            f"Claim: {clean_text(self.claim.text)}",
+            f"Claim: {strip_controls(self.claim.text)}",
             "",
         ]
         if article is None:
@@ -268,7 +263,7 @@ class GradingSession:
             journal = article.journal.iso_abbreviation or article.journal.title or "?"
             year = article.pub_date.year or "?"
             types = ", ".join(article.publication_type_names) or "not given"
-            lines.append(f"  {clean_text(journal)} · {year} · {clean_text(types)}")
+            lines.append(f"  {strip_controls(journal)} · {year} · {strip_controls(types)}")
             if article.is_retracted:
                 lines.append("  !! PubMed lists this article as RETRACTED")
             lines.append("")
@@ -278,7 +273,7 @@ class GradingSession:
         if suggestion is not None:
             level = str(getattr(suggestion, "level", ""))
             confidence = getattr(suggestion, "confidence", None)
-            reasons = "; ".join(clean_text(str(r)) for r in (getattr(suggestion, "reasons", None) or ()))
+            reasons = "; ".join(strip_controls(str(r)) for r in (getattr(suggestion, "reasons", None) or ()))
             conf = f" ({confidence:.0%})" if isinstance(confidence, float) else ""
             lines.append("")
             lines.append(f"  Suggested level: {self.ladder.label('levels', level)}{conf} — press a to accept")
@@ -331,7 +326,7 @@ class GradingSession:
                 raise KeyboardInterrupt
             if key.lower() in keys:
                 return keys[key.lower()]
-            self.term.write(f"'{clean_text(key)}' is not one of {', '.join(keys)} (or esc)\n")
+            self.term.write(f"'{strip_controls(key)}' is not one of {', '.join(keys)} (or esc)\n")
 
     def _ask_direction(self) -> str | None:
         return self._pick("Direction", [(c.key, c.id, c.label) for c in self.ladder.directions if c.key])
@@ -362,7 +357,7 @@ class GradingSession:
         return True
 
     def _note(self, pmid: str) -> None:
-        text = clean_text(self.term.line("Note (Enter to cancel): ")).strip()
+        text = strip_controls(self.term.line("Note (Enter to cancel): ")).strip()
         if not text:
             self.term.write("No note added.\n")
             return
@@ -462,7 +457,7 @@ class GradingSession:
                     self._retract(pmid)
                     continue
                 else:
-                    self.term.write(f"'{clean_text(key)}' does nothing here; see the keys above.\n")
+                    self.term.write(f"'{strip_controls(key)}' does nothing here; see the keys above.\n")
                     continue
                 if done:
                     self.history.append(pmid)

@@ -1,7 +1,7 @@
 """Screening, dashboard and conflict data, composed from flows.curation.review's rules (never re-implemented).
 
-The form parsing here only checks what the browser sent against the ladder so a curator sees a clear
-message; flows.curation.journal validates every event again before it is appended.
+The grading form is checked by flows.curation.grade_check (the grade schema), its problems told in the
+form's words; flows.curation.journal checks every event again before it is appended.
 """
 
 from __future__ import annotations
@@ -12,12 +12,31 @@ from typing import Any
 
 from flows.curation import review as grading
 from flows.curation.events import GradeEvent
-from flows.curation.ladder import load_ladder
+from flows.curation.grade_check import Problem, decision_from_text, decision_problems
 from flows.project.claims import Claim
 from flows.web import data, views
 
-MAX_TEXT = 4000
 PREFETCH = 50
+_HINTS = {
+    "relevance": "choose include (a level and a direction) or exclude (x and a reason)",
+    "level": "pick a level (keys 1–9)",
+    "direction": "pick a direction (s, c, n, m, u)",
+    "exclude_reason": "pick an exclusion reason",
+    "population": "population must be a whole number above 0",
+}
+
+
+# One form carries every field: what the chosen relevance does not use is dropped, not an error.
+_UNUSED = {"include": ("exclude_reason",), "exclude": ("level", "direction")}
+
+
+def _hint(problem: Problem, decision: Mapping[str, Any]) -> str:
+    """A schema problem in the words of the grading form (its keys and buttons)."""
+    if problem.field in _HINTS:
+        return _HINTS[problem.field]
+    if problem.field == "risk_of_bias":
+        return f"unknown risk of bias {decision.get('risk_of_bias')!r}"
+    return f"{problem.field} {problem.message}"  # e.g. "note is longer than 4000 characters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,43 +53,15 @@ class GradeForm:
 
     @classmethod
     def parse(cls, form: Mapping[str, str]) -> GradeForm:
-        ladder = load_ladder()
-
-        def field(name: str) -> str | None:
-            value = (form.get(name) or "").strip()
-            return value or None
-
-        relevance = field("relevance")
-        level, direction, reason = field("level"), field("direction"), field("exclude_reason")
-        rob, note, quote = field("risk_of_bias"), field("note"), field("quote")
-        problems: list[str] = []
-        if relevance not in ("include", "exclude"):
-            problems.append("choose include (a level and a direction) or exclude (x and a reason)")
-        if relevance == "include":
-            if level not in ladder.level_ids:
-                problems.append("pick a level (keys 1–9)")
-            if direction not in {c.id for c in ladder.directions}:
-                problems.append("pick a direction (s, c, n, m, u)")
-            reason = None
-        if relevance == "exclude":
-            if reason not in {c.id for c in ladder.exclude_reasons}:
-                problems.append("pick an exclusion reason")
-            level = direction = None
-        if rob is not None and rob not in {c.id for c in ladder.risk_of_bias}:
-            problems.append(f"unknown risk of bias {rob!r}")
-        population: int | None = None
-        raw_population = field("population")
-        if raw_population is not None:
-            if not (raw_population.isascii() and raw_population.isdigit()) or int(raw_population) <= 0:
-                problems.append("population must be a whole number above 0")
-            else:
-                population = int(raw_population)
-        for name, value in (("note", note), ("quote", quote)):
-            if value is not None and len(value) > MAX_TEXT:
-                problems.append(f"{name} is longer than {MAX_TEXT} characters")
+        """The form as a decision, checked by flows.curation.grade_check; errors in the form's words."""
+        decision, problems = decision_from_text(form)
+        for name in _UNUSED.get(decision.get("relevance", ""), ()):
+            decision.pop(name, None)
+        problems += decision_problems(decision)
         if problems:
-            return cls(error="Not saved: " + "; ".join(problems) + ".")
-        return cls(relevance, level, direction, reason, rob, population, quote, note)
+            hints = dict.fromkeys(_hint(p, decision) for p in problems)  # once each, in order
+            return cls(error="Not saved: " + "; ".join(hints) + ".")
+        return cls(**decision)
 
     def event(self, claim: str, pmid: str, curator: str, timestamp: str) -> GradeEvent:
         return GradeEvent(

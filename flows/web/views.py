@@ -6,7 +6,6 @@ ever print Markup built by the allow-list or plain text Jinja escapes itself.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +14,10 @@ from markupsafe import Markup
 
 from flows.curation.events import GradeEvent
 from flows.curation.ladder import load_ladder
+from flows.ids import PMID as PMID  # whole-string (\A…\Z); app.py checks path PMIDs with it
 from flows.pubmed.records import Article
 from flows.web.sanitize import highlighter, pick_html, query_terms
 
-PMID = re.compile(r"^[1-9][0-9]{0,9}$")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 
 

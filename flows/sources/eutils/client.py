@@ -21,6 +21,7 @@ from math import ceil
 
 from flows.config import EutilsSettings
 from flows.errors import ConfigError, FetchError
+from flows.ids import is_pmid
 from flows.pubmed.records import Article, ParseProblem
 from flows.sources.eutils.esearch import ESearchPage, parse_esearch
 from flows.sources.eutils.http import ClientStats, RetryableResponse, RetryPolicy, Transport
@@ -32,7 +33,6 @@ log = logging.getLogger("litgrade.eutils")
 PAGE_CAP = 9_999  # ESearch returns at most this many PMIDs of a PubMed query, however it is paged
 EARLIEST = dt.date(1800, 1, 1)  # before any PubMed entry date
 DEFAULT_BATCH = 200  # NCBI's advice for EFetch of PubMed records
-_PMID = re.compile(r"[1-9][0-9]{0,9}")
 _TOP_ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
 _DATE = re.compile(r"(\d{4})(?:/(\d{1,2}))?(?:/(\d{1,2}))?")
 
@@ -154,7 +154,7 @@ class EutilsClient:
     def fetch(self, pmids: Sequence[str]) -> Iterator[FetchBatch]:
         """Full records for `pmids` in batches, several requests in flight, yielded in request order."""
         wanted = list(dict.fromkeys(str(p).strip() for p in pmids))
-        bad = [p for p in wanted if not _PMID.fullmatch(p)]
+        bad = [p for p in wanted if not is_pmid(p)]
         if bad:
             yield FetchBatch(
                 requested=tuple(bad),
@@ -162,7 +162,7 @@ class EutilsClient:
                 missing=tuple(bad),
                 problems=tuple(ParseProblem(None, f"not a PMID: {p[:40]!r}") for p in bad),
             )
-        good = [p for p in wanted if _PMID.fullmatch(p)]
+        good = [p for p in wanted if is_pmid(p)]
         batches = [good[i : i + self.batch_size] for i in range(0, len(good), self.batch_size)]
         if not batches:
             return
