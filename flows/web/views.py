@@ -15,8 +15,9 @@ from markupsafe import Markup
 
 from flows.curation.events import GradeEvent
 from flows.curation.ladder import load_ladder
+from flows.pubmed.highlight import query_pattern
 from flows.pubmed.records import Article
-from flows.web.sanitize import highlighter, pick_html, query_terms
+from flows.web.sanitize import pick_html
 
 PMID = re.compile(r"^[1-9][0-9]{0,9}$")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
@@ -126,7 +127,7 @@ def study_view(
     hidden_others: int = 0,
     blind: bool = False,
 ) -> StudyView:
-    pattern = highlighter(query_terms(query))
+    pattern = query_pattern(query)
     sections = tuple(
         Section(label=s.label, html=pick_html(s.html, s.text, pattern)) for s in article.abstract
     )
