@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from flows.cli import app as cli_app
 from flows.cli.web import is_loopback
 from flows.errors import InputError
-from flows.web.auth import PasswordStore, Sessions, csrf_ok, secret_key
 from flows.pubmed.highlight import highlighter, query_terms
+from flows.web.auth import PasswordStore, Sessions, csrf_ok, secret_key
 from flows.web.sanitize import safe_markup, safe_text
 
 

@@ -45,7 +45,9 @@ def grade(
         study_of(store, claim, pmid)
         if form.error:
             state = screen_state(config, store, claim, session.curator, pmid)
-            return app.render(request, "_study.html", status=422, claim=claim, state=state, message=form.error)
+            return app.render(
+                request, "_study.html", status=422, claim=claim, state=state, message=form.error
+            )
         data.append(config, form.event(claim.id, pmid, session.curator, data.now_iso()))
         if not htmx:
             return RedirectResponse(f"/claims/{claim.id}", status_code=303)
