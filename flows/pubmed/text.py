@@ -21,7 +21,8 @@ import re
 from lxml import etree
 from markupsafe import escape as _markup_escape
 
-SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
+from flows.pubmed.markup import SAFE_TAGS
+
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")

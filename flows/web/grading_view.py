@@ -10,10 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from flows.curation import review as grading
-from flows.curation.events import GradeEvent
+from flows.curation.events import FinalGrade, GradeEvent
 from flows.curation.grade_check import Problem, decision_from_text, decision_problems
+from flows.evidence.rating import Rating, rate_claim
 from flows.project.claims import Claim
+from flows.store.searches import SearchRun
 from flows.web import data, views
 
 PREFETCH = 50
@@ -86,7 +90,7 @@ class ScreenState:
     remaining: int  # studies this curator still has to grade
     total: int  # studies the claim's searches found
     mine_done: int
-    counts: Any  # flows.curation.review Counts for the claim (graded / ungraded / conflict / final)
+    counts: grading.Counts | None  # None for a claim with no studies yet
     history: tuple[views.GradeView, ...]
     history_hidden: int
     reviewers: int
@@ -95,11 +99,12 @@ class ScreenState:
 
 
 def _names(config: data.WebConfig) -> dict[str, str]:
-    return {c: str(getattr(v, "name", c)) for c, v in data.curators(config).items()}
+    return {c: v.name for c, v in data.curators(config).items()}
 
 
-def _roles(config: data.WebConfig) -> dict[str, str]:
-    return {c: str(getattr(v, "role", "curator")) for c, v in data.curators(config).items()}
+def _is_adjudicator(config: data.WebConfig, curator: str) -> bool:
+    found = data.curators(config).get(curator)
+    return found is not None and found.is_adjudicator
 
 
 def screen_state(
@@ -121,7 +126,7 @@ def screen_state(
         standing = grading.standing_grades(events, claim.id, target)
         visible = grading.visible_grades(
             events, curator, claim.id, target,
-            adjudicator=_roles(config).get(curator) == "adjudicator", reviewers=reviewers,
+            adjudicator=_is_adjudicator(config, curator), reviewers=reviewers,
         )  # fmt: skip
         others = [e for e in visible if e.curator != curator]
         hidden = sum(1 for c in standing if c != curator) - len(others)
@@ -171,23 +176,16 @@ def screen_state(
 class ClaimRow:
     claim: Claim
     total: int
-    counts: Any
+    counts: grading.Counts | None
     my_remaining: int
-    rating: Any
-    run: Any
+    rating: Rating
+    run: SearchRun | None  # the newest search run; None for a claim never searched
 
 
-def _rating(final: Sequence[Any], store: data.StoreReader, claim_id: str) -> Any:
-    """The claim's rating so far, when the evidence rules are available (they are optional here)."""
-    try:
-        from flows.evidence.rating import rate_claim
-    except ImportError:
-        return None
+def _rating(final: Sequence[FinalGrade], store: data.StoreReader, claim_id: str) -> Rating:
+    """The claim's rating so far (a broken rule table is the app's error page, not a blank cell)."""
     mine = [f for f in final if f.claim == claim_id]
-    try:
-        return rate_claim(mine, store.articles([f.pmid for f in mine]))
-    except Exception:  # a rating bug must not take the dashboard down; the report will show it
-        return None
+    return rate_claim(mine, store.articles([f.pmid for f in mine]))
 
 
 def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: str) -> list[ClaimRow]:
@@ -217,7 +215,7 @@ def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: st
 @dataclass(frozen=True, slots=True)
 class ConflictRow:
     pmid: str
-    title: Any
+    title: Markup | str  # the study's safe title, or its PMID when the record is not stored
     grades: tuple[tuple[views.GradeView, GradeEvent], ...]
 
 
