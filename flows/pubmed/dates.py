@@ -150,10 +150,8 @@ def date_bound(text: str, *, end: bool) -> dt.date | None:
     month = int(match.group(2)) if match.group(2) else (12 if end else 1)
     if not 1 <= month <= 12:
         return None
-    if match.group(3):
-        day = int(match.group(3))
-    else:
-        day = calendar.monthrange(year, month)[1] if end else 1
+    last = calendar.monthrange(year, month)[1]
+    day = int(match.group(3)) if match.group(3) else (last if end else 1)
     try:
         return dt.date(year, month, day)
     except ValueError:
