@@ -17,7 +17,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _plain(value: object) -> object:
-    """What `dataclasses.asdict` gives for the record, without its deep copies (3x faster at ingest)."""
+    """What `dataclasses.asdict` gives for the record, keys in sorted order, without asdict's deep copies
+    (3x faster at ingest; sorting the names once per class beats `json.dumps(sort_keys=True)`)."""
     cls = type(value)
     if cls is str or value is None or cls is int or cls is bool:
         return value
@@ -27,13 +28,14 @@ def _plain(value: object) -> object:
     if names is None:
         if not dataclasses.is_dataclass(value):
             return value
-        names = _FIELD_NAMES.setdefault(cls, tuple(f.name for f in dataclasses.fields(value)))
+        names = _FIELD_NAMES.setdefault(cls, tuple(sorted(f.name for f in dataclasses.fields(value))))
     return {name: _plain(getattr(value, name)) for name in names}
 
 
 def article_to_json(article: Article) -> str:
     """The record as canonical JSON text; `article_from_json` gives back an equal record."""
-    return json.dumps(_plain(article), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # Records hold only dataclasses, tuples and scalars, so _plain's key order is the sorted order.
+    return json.dumps(_plain(article), ensure_ascii=False, separators=(",", ":"))
 
 
 def article_from_json(text: str) -> Article:
