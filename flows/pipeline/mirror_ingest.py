@@ -216,8 +216,8 @@ def ingest_files(
     files = _check_paths([Path(p) for p in paths])
     mirror_path = Path(mirror_path)
     started = time.monotonic()
+    shas = [_sha256(path) for path in files]  # before taking the file: hashing gigabytes takes a while
     with mirror_db.open_mirror(mirror_path) as con:
-        shas = [_sha256(path) for path in files]
         seen: set[str] = set()
         todo: list[tuple[Path, str]] = []
         skipped: dict[int, FileIngest] = {}
