@@ -164,6 +164,7 @@ def make_source(kind: str) -> SearchSource:
         return EutilsClient(settings, limiter=pacer_for(settings.max_requests_per_second))
     if kind == "mirror":
         from flows.sources.mirror.source import MirrorSource
+        from flows.store.mirror import MirrorIndex
 
         path = config.mirror_path()
         if not path.exists():
@@ -171,7 +172,7 @@ def make_source(kind: str) -> SearchSource:
                 f"no mirror at {path}: build one with `litgrade mirror ingest FILE...` "
                 "or set LITGRADE_MIRROR"
             )
-        return MirrorSource(path)
+        return MirrorSource(MirrorIndex(path))
     raise InputError(f"unknown source '{kind}': use 'eutils' or 'mirror'")
 
 

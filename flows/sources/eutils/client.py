@@ -22,6 +22,7 @@ from math import ceil
 from flows.config import EutilsSettings
 from flows.errors import ConfigError, FetchError
 from flows.ids import is_pmid
+from flows.pubmed.dates import date_bound
 from flows.pubmed.records import Article, ParseProblem
 from flows.sources.eutils.esearch import ESearchPage, parse_esearch
 from flows.sources.eutils.http import ClientStats, RetryableResponse, RetryPolicy, Transport
@@ -34,7 +35,6 @@ PAGE_CAP = 9_999  # ESearch returns at most this many PMIDs of a PubMed query, h
 EARLIEST = dt.date(1800, 1, 1)  # before any PubMed entry date
 DEFAULT_BATCH = 200  # NCBI's advice for EFetch of PubMed records
 _TOP_ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
-_DATE = re.compile(r"(\d{4})(?:/(\d{1,2}))?(?:/(\d{1,2}))?")
 
 
 class EutilsClient:
@@ -218,18 +218,10 @@ def _parse_efetch(body: bytes) -> list[object]:
 
 
 def _parse_date(value: str, *, end: bool) -> dt.date:
-    m = _DATE.fullmatch(value.strip())
-    if not m:
+    parsed = date_bound(value, end=end)
+    if parsed is None:
         raise FetchError(f"date '{value}' is not YYYY/MM/DD")
-    year, month, day = int(m.group(1)), m.group(2), m.group(3)
-    if month is None:
-        return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
-    first = dt.date(year, int(month), 1)
-    if day is not None:
-        return dt.date(year, int(month), int(day))
-    if not end:
-        return first
-    return dt.date(year + first.month // 12, first.month % 12 + 1, 1) - dt.timedelta(days=1)
+    return parsed
 
 
 def _fmt(day: dt.date) -> str:
