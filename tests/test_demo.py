@@ -18,10 +18,12 @@ from flows.curation.journal import read_events
 from flows.errors import InputError
 from flows.pipeline.demo import reports_dir, snapshot_file, sync_reports
 from flows.pipeline.k2_snapshot import SUMMARY_LABEL, build_snapshot, corpus_file, read_corpus
+from flows.pipeline.mirror_ingest import ingest_files
 from flows.project.claims import load_project
 from flows.pubmed.parser import parse_articles
 from flows.pubmed.query import parse_query
-from flows.sources.mirror.source import MirrorSource, ingest_files
+from flows.sources.mirror.source import MirrorSource
+from flows.store.mirror import MirrorIndex
 from tests.cli_helpers import run_cli
 
 PROJECT_DIR = snapshot_file().parent.parent
@@ -32,7 +34,7 @@ RETRACTED = {"12110423", "19499964", "23637537"}
 def k2_mirror(tmp_path_factory: pytest.TempPathFactory) -> MirrorSource:
     path = tmp_path_factory.mktemp("k2-mirror") / "mirror.duckdb"
     ingest_files([snapshot_file()], path)
-    return MirrorSource(path)
+    return MirrorSource(MirrorIndex(path))
 
 
 @pytest.fixture(scope="module")

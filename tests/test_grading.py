@@ -12,11 +12,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from flows.curation import review as grading
+from flows.curation.grade_check import event_problems, grade_schema
 from flows.curation.journal import (
     append_event,
     append_events,
-    event_problems,
-    grade_schema,
     grades_path,
     read_events,
     repair_torn_line,
@@ -305,12 +304,12 @@ _OPTIONAL = {
 @settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries(_LEAD, optional=_OPTIONAL), st.sets(st.sampled_from(sorted(_LEAD)), max_size=1))
 def test_fast_validation_agrees_with_the_json_schema(data: dict[str, object], drop: set[str]) -> None:
-    from flows.curation.journal import _quick_valid, _validator
+    from flows.curation.grade_check import is_valid, validator
 
     data = {k: v for k, v in data.items() if k not in drop}
-    valid = _validator().is_valid(data)
+    valid = validator().is_valid(data)
     event(f"valid={valid}")
-    assert _quick_valid(data) == valid
+    assert is_valid(data) == valid
     assert (event_problems(data) == []) == valid
 
 

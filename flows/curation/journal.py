@@ -1,10 +1,10 @@
 """Grade events on disk: curated/<project>/grades/<curator>.jsonl, append-only, one event per line.
 
 One file per curator so two people never write the same file and git blame shows who decided what.
-Every line is validated against schemas/grade.schema.json on the way in and on the way out. An append
-is one write() of whole lines under an exclusive lock, fsync'ed before success is reported; a crash
-mid-write can only leave a torn *last* line, which reading reports (file and line) and appending
-refuses to build on, until `litgrade grades repair` sets the torn bytes aside.
+Every line is checked by flows.curation.grade_check (schemas/grade.schema.json) on the way in and on
+the way out. An append is one write() of whole lines under an exclusive lock, fsync'ed before success
+is reported; a crash mid-write can only leave a torn *last* line, which reading reports (file and
+line) and appending refuses to build on, until `litgrade grades repair` sets the torn bytes aside.
 """
 
 from __future__ import annotations
@@ -14,25 +14,21 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from flows.curation.events import GradeEvent
+from flows.curation.grade_check import LEAD_FIELDS, event_problems
 from flows.errors import InputError
-from flows.project.curators import Curator, is_safe_curator_id, load_curators, require_curator
-from flows.resources import json_schema
+from flows.ids import is_curator_id
+from flows.project.curators import Curator, load_curators, require_curator, safe_curator_id
 
 GRADES_DIR = "grades"
 SUFFIX = ".jsonl"
 _FIELD_ORDER = tuple(f.name for f in fields(GradeEvent))
-_LEAD_KEYS = ("claim", "pmid", "curator", "timestamp", "kind")
-_KEY_ORDER = (*_LEAD_KEYS, *(name for name in _FIELD_ORDER if name not in _LEAD_KEYS))
+_KEY_ORDER = (*LEAD_FIELDS, *(name for name in _FIELD_ORDER if name not in LEAD_FIELDS))
 
 
 def grades_dir(project_dir: Path) -> Path:
@@ -40,77 +36,11 @@ def grades_dir(project_dir: Path) -> Path:
 
 
 def grades_path(project_dir: Path, curator: str) -> Path:
-    if not is_safe_curator_id(curator):
-        raise InputError(
-            f"curator id {curator!r} is not a safe slug (a-z, 0-9, '-' or '_', at most 40 characters)"
-        )
-    return grades_dir(project_dir) / f"{curator}{SUFFIX}"
+    return grades_dir(project_dir) / f"{safe_curator_id(curator)}{SUFFIX}"
 
 
 def now_timestamp() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-@lru_cache(maxsize=1)
-def grade_schema() -> dict[str, Any]:
-    return json_schema("grade.schema.json")
-
-
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(grade_schema())
-
-
-_DECISION_ONLY = ("relevance", "exclude_reason", "level", "direction", "population", "risk_of_bias", "quote")
-
-
-@lru_cache(maxsize=1)
-def _property_checks() -> dict[str, Any]:
-    """Per-field predicates built from grade.schema.json itself (its enums, patterns and bounds)."""
-    checks: dict[str, Any] = {}
-    for name, spec in grade_schema()["properties"].items():
-        if "enum" in spec:
-            allowed = frozenset(spec["enum"])
-            checks[name] = lambda v, allowed=allowed: isinstance(v, str) and v in allowed
-        elif spec.get("type") == "integer":
-            low, high = spec.get("minimum"), spec.get("maximum")
-            checks[name] = lambda v, low=low, high=high: (
-                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-            )
-        else:
-            pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
-            low, high = spec.get("minLength", 0), spec.get("maxLength", 1 << 30)
-            checks[name] = lambda v, pattern=pattern, low=low, high=high: (
-                isinstance(v, str)
-                and low <= len(v) <= high
-                and (pattern is None or pattern.search(v) is not None)
-            )
-    return checks
-
-
-def _quick_valid(data: dict[str, Any]) -> bool:
-    """The schema's rules as plain Python: reading thousands of lines through jsonschema takes seconds.
-
-    Only ever answers for the fast path: anything it rejects goes through jsonschema for the message,
-    and tests check the two agree (tests/test_grading.py).
-    """
-    checks = _property_checks()
-    if not all(k in data for k in _LEAD_KEYS):
-        return False
-    for key, value in data.items():
-        check = checks.get(key)
-        if check is None or not check(value):
-            return False
-    if data["kind"] == "retract":
-        return not any(k in data for k in _DECISION_ONLY)
-    relevance = data.get("relevance")
-    if relevance == "include":
-        return "level" in data and "direction" in data and "exclude_reason" not in data
-    if relevance == "exclude":
-        if "exclude_reason" not in data or "level" in data or "direction" in data:
-            return False
-        return data["exclude_reason"] != "other" or "note" in data
-    return False
 
 
 def event_to_dict(event: GradeEvent) -> dict[str, Any]:
@@ -125,33 +55,6 @@ def event_to_dict(event: GradeEvent) -> dict[str, Any]:
 
 def event_line(event: GradeEvent) -> str:
     return json.dumps(event_to_dict(event), ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _problem(error: jsonschema.ValidationError) -> str:
-    path = ".".join(str(p) for p in error.path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [f for f in error.validator_value if f not in error.instance]
-        return f"field '{missing[0] if missing else path}': is required here"
-    if error.validator == "not":
-        return f"field '{path or 'event'}': has a field that does not belong with this relevance/kind"
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extra = sorted(k for k in error.instance if k not in _FIELD_ORDER)
-        return f"field '{extra[0] if extra else path}': unknown field; remove it or check its spelling"
-    return f"field '{path or 'event'}': {error.message}"
-
-
-def event_problems(data: Any) -> list[str]:
-    """Every schema problem of one decoded line, as 'field ...: what is wrong' texts (empty = valid)."""
-    if not isinstance(data, dict):
-        return ["field 'event': a line must be a JSON object"]
-    if _quick_valid(data):
-        return []
-    problems: list[str] = []
-    for error in sorted(_validator().iter_errors(data), key=lambda e: str(list(e.path))):
-        text = _problem(error)
-        if text not in problems:
-            problems.append(text)
-    return problems
 
 
 def event_from_dict(data: dict[str, Any]) -> GradeEvent:
@@ -327,7 +230,7 @@ def read_events(project_dir: Path) -> list[GradeEvent]:
     events: list[GradeEvent] = []
     for path in files:
         name = path.stem
-        if not is_safe_curator_id(name) or name not in curators:
+        if not is_curator_id(name) or name not in curators:
             raise InputError(
                 f"{path}: grades of '{name}', who is not declared in "
                 f"{project_dir / 'curators.yaml'}; declare them or move the file away"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows.curation.events import GradeEvent
-from flows.curation.journal import event_problems, now_timestamp
+from flows.curation.grade_check import decision_from_text, event_problems
+from flows.curation.journal import now_timestamp
 from flows.errors import InputError
 from flows.project.claims import Project
 from flows.project.curators import Curator, require_curator
 from flows.pubmed.records import Article
-from flows.tui.grader import clean_text
+from flows.pubmed.text import strip_controls
 
 ARTICLE_COLUMNS = ("project", "claim", "pmid", "title", "journal", "year", "publication_types",
                    "suggested_level")  # fmt: skip
@@ -38,7 +39,7 @@ class SheetItem:
 
 
 def _cell(value: object) -> str:
-    text = clean_text(None if value is None else str(value))
+    text = strip_controls(None if value is None else str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -100,28 +101,10 @@ def read_sheet(path: Path) -> Sheet:
 
 
 def _row_event(row: Mapping[str, str], curator: str, timestamp: str) -> tuple[dict[str, object], list[str]]:
-    problems: list[str] = []
-    data: dict[str, object] = {
-        "claim": row.get("claim", ""),
-        "pmid": row.get("pmid", ""),
-        "curator": curator,
-        "timestamp": timestamp,
-        "kind": "grade",
-    }
-    for name in GRADE_COLUMNS:
-        value = row.get(name, "")
-        if not value:
-            continue
-        if name == "population":
-            if not value.isdigit():
-                problems.append(f"field 'population': {value!r} is not a whole number")
-                continue
-            data[name] = int(value)
-        elif name in ("quote", "note"):
-            data[name] = value
-        else:
-            data[name] = value.lower()
-    return data, problems
+    decision, problems = decision_from_text(row)
+    lead = {"claim": row.get("claim", ""), "pmid": row.get("pmid", ""), "curator": curator,
+            "timestamp": timestamp, "kind": "grade"}  # fmt: skip
+    return {**lead, **decision}, [str(p) for p in problems]
 
 
 def sheet_events(

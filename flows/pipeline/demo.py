@@ -100,10 +100,10 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
 def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoSummary:
     """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`."""
     from flows.evidence.rating import load_rules
+    from flows.pipeline.mirror_ingest import ingest_files
     from flows.pipeline.refresh import refresh_flow
     from flows.project.claims import load_project
     from flows.reports.write import write_project_reports
-    from flows.sources.mirror.source import ingest_files
     from flows.sources.spec import MirrorSpec
 
     snapshot = snapshot_file()

@@ -24,6 +24,7 @@ from lxml import etree
 from flows import config
 from flows.atomic import write_atomic
 from flows.errors import InputError
+from flows.ids import is_pmid
 
 
 def corpus_file() -> Path:
@@ -40,7 +41,6 @@ RETRACTED_TYPE = "Retracted Publication"
 # The corpus marks retractions in prose ("PubMed lists this article as retracted"); PubMed itself
 # marks them with this publication type, which is what the evidence rules read.
 _RETRACTED_PROSE = re.compile(r"PubMed lists (?:it|this article|this publication) as retracted", re.I)
-_PMID = re.compile(r"^[1-9][0-9]{0,8}$")
 _MAJOR = "*"
 
 
@@ -78,7 +78,7 @@ def parse_record(raw: Any, where: str) -> CorpusRecord:
     if not isinstance(raw, dict):
         raise InputError(f"{where}: expected a JSON object")
     pmid = str(raw.get("pmid", "")).strip()
-    if not _PMID.match(pmid):
+    if not is_pmid(pmid):
         raise InputError(f"{where}: field 'pmid' must be a PubMed id (digits), got {pmid!r}")
     year = raw.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not 1800 <= year <= 2100:

@@ -44,8 +44,9 @@ def make_source(spec: SourceSpec) -> SearchSource:
 
 def _open_mirror_source(spec: MirrorSpec) -> SearchSource:
     from flows.sources.mirror.source import MirrorSource
+    from flows.store.mirror import MirrorIndex
 
-    return MirrorSource(spec.path)
+    return MirrorSource(MirrorIndex(spec.path))
 
 
 def resolve(source: SourceSpec | SourceKind) -> SourceSpec:

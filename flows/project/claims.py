@@ -7,7 +7,6 @@ the field, and nothing downstream runs.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,11 +16,11 @@ import jsonschema
 
 from flows import config
 from flows.errors import InputError
+from flows.ids import is_slug
 from flows.project.yaml_source import field_path, load_yaml
 from flows.resources import json_schema
 
 CLAIMS_FILE = "claims.yaml"
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,7 @@ def project_dir(name_or_path: str | Path) -> Path:
     if candidate.is_dir():
         return candidate.resolve()
     text = str(name_or_path)
-    if SLUG.match(text) and (config.curated_dir() / text).is_dir():
+    if is_slug(text) and (config.curated_dir() / text).is_dir():
         return (config.curated_dir() / text).resolve()
     raise InputError(
         f"project '{name_or_path}' not found: give a folder holding {CLAIMS_FILE} "
@@ -165,7 +164,7 @@ def load_project(name_or_path: str | Path) -> Project:
     source = folder / CLAIMS_FILE
     if not source.is_file():
         raise InputError(f"{source}: missing; a project folder needs a {CLAIMS_FILE}")
-    if not SLUG.match(folder.name):
+    if not is_slug(folder.name):
         raise InputError(f"{folder}: project folder name must be a lowercase slug (a-z, 0-9, '-')")
     try:
         text = source.read_text(encoding="utf-8")

@@ -5,7 +5,6 @@ A grade from someone not declared here is refused, so a typo in a name never bec
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any, Literal
 import jsonschema
 
 from flows.errors import InputError
+from flows.ids import is_curator_id
 from flows.project.yaml_source import field_path, load_yaml
 from flows.resources import json_schema
 
 CURATORS_FILE = "curators.yaml"
-CURATOR_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 Role = Literal["curator", "adjudicator"]
 
 
@@ -33,9 +32,13 @@ class Curator:
         return self.role == "adjudicator"
 
 
-def is_safe_curator_id(value: str) -> bool:
-    """Curator ids name files (grades/<id>.jsonl): only a short lowercase slug is allowed."""
-    return bool(CURATOR_ID.match(value))
+def safe_curator_id(value: str) -> str:
+    """`value`, or an InputError: curator ids name files (grades/<id>.jsonl), so only a short slug."""
+    if not is_curator_id(value):
+        raise InputError(
+            f"curator id {value!r} is not a safe slug (a-z, 0-9, '-' or '_', at most 40 characters)"
+        )
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -87,11 +90,7 @@ def load_curators(project_dir: Path) -> dict[str, Curator]:
 
 def require_curator(curators: dict[str, Curator], curator_id: str, source: Path) -> Curator:
     """The declared curator, or an InputError saying where to declare them."""
-    if not is_safe_curator_id(curator_id):
-        raise InputError(
-            f"curator id {curator_id!r} is not a safe slug (a-z, 0-9, '-' or '_', at most 40 characters)"
-        )
-    found = curators.get(curator_id)
+    found = curators.get(safe_curator_id(curator_id))
     if found is None:
         known = ", ".join(sorted(curators)) or "none"
         raise InputError(

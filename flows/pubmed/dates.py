@@ -7,10 +7,14 @@ The sort date is the first day of the period; the precision says how much of it 
 Seasons start on the first month they name: Spring → March, Summer → June, Fall/Autumn → September,
 Winter → January (a "Winter" issue carries the year it ends in, and "Winter-Spring" must sort before
 spring). A season or month range is reported with precision "month" because its start month is known.
+
+Search windows and [dp]/[edat] terms use date *bounds* (`date_bound`): ``YYYY``, ``YYYY/MM`` or
+``YYYY/MM/DD`` as the first day they cover, or the last one for the end of a window.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 
@@ -29,6 +33,7 @@ _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|2\d\d\d)(?!\d)")
 _WORD = re.compile(r"[A-Za-z]+")
 _DAY = re.compile(r"\s*(\d{1,2})(?!\d)")
 _QUARTER = re.compile(r"\s*(1st|2nd|3rd|4th|first|second|third|fourth)\s+quart", re.IGNORECASE)
+_BOUND = re.compile(r"(\d{4})(?:[/-](\d{1,2})(?:[/-](\d{1,2}))?)?")
 
 
 def month_number(value: str | None) -> int | None:
@@ -119,5 +124,35 @@ def iso_date(year: str | None, month: str | None, day: str | None) -> str | None
         return None
     try:
         return dt.date(int(year), month_value, int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def iso_day(value: str | None) -> dt.date | None:
+    """An ISO date string as stored in records ("2020-11-20", or longer) → date; None when absent or bad."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def date_bound(text: str, *, end: bool) -> dt.date | None:
+    """``YYYY``, ``YYYY/MM`` or ``YYYY/MM/DD`` ('-' also separates) as the first day it covers, or the
+    last when `end` (2020/02 → 2020-02-29); None when it is not that shape or not a real day.
+
+    Callers raise their own error (a query column, a fetch parameter): the message is theirs."""
+    match = _BOUND.fullmatch(text.strip())
+    if not match:
+        return None
+    year = int(match.group(1))
+    month = int(match.group(2)) if match.group(2) else (12 if end else 1)
+    if not 1 <= month <= 12:
+        return None
+    last = calendar.monthrange(year, month)[1]
+    day = int(match.group(3)) if match.group(3) else (last if end else 1)
+    try:
+        return dt.date(year, month, day)
     except ValueError:
         return None

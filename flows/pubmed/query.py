@@ -36,7 +36,6 @@ parentheses or quotes, operators without operands.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import unicodedata
@@ -45,6 +44,7 @@ from enum import Enum
 from typing import Literal
 
 from flows.errors import LitgradeError
+from flows.pubmed.dates import date_bound
 
 
 class QuerySyntaxError(LitgradeError):
@@ -380,8 +380,8 @@ class _Parser:
     def date_range(self, raw: str, field: Field, position: int) -> DateRange:
         text = raw.strip()
         first, sep, second = text.partition(":")
-        start = _parse_date(first, end=False)
-        end = _parse_date(second if sep else first, end=True)
+        start = date_bound(first, end=False)
+        end = date_bound(second if sep else first, end=True)
         if start is None or end is None:
             raise self.error(
                 position,
@@ -393,24 +393,6 @@ class _Parser:
         return DateRange(field, start, end, raw, position)
 
 
-_DATE = re.compile(r"^\s*(\d{4})(?:[/-](\d{1,2})(?:[/-](\d{1,2}))?)?\s*$")
-
-
-def _parse_date(text: str, *, end: bool) -> dt.date | None:
-    match = _DATE.match(text)
-    if not match:
-        return None
-    year = int(match.group(1))
-    month = int(match.group(2)) if match.group(2) else (12 if end else 1)
-    try:
-        if match.group(3):
-            return dt.date(year, month, int(match.group(3)))
-        last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
-        return dt.date(year, month, last if end else 1)
-    except ValueError:
-        return None
-
-
 def parse_query(query: str) -> Node:
     """Parse PubMed query syntax; raises QuerySyntaxError naming the column and the problem."""
     return _Parser(query).parse()
@@ -418,7 +400,7 @@ def parse_query(query: str) -> Node:
 
 def parse_entrez_date(value: str, *, end: bool) -> dt.date:
     """An E-utilities mindate/maxdate (YYYY, YYYY/MM or YYYY/MM/DD) as a date, inclusive."""
-    parsed = _parse_date(value, end=end)
+    parsed = date_bound(value, end=end)
     if parsed is None:
         raise QuerySyntaxError(value, 0, f"date {value!r} is not YYYY, YYYY/MM or YYYY/MM/DD")
     return parsed

@@ -21,7 +21,8 @@ import re
 from lxml import etree
 from markupsafe import escape as _markup_escape
 
-SAFE_TAGS = frozenset({"i", "b", "u", "sup", "sub"})
+from flows.pubmed.markup import SAFE_TAGS
+
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
@@ -123,3 +124,13 @@ def plain(el: etree._Element | None) -> str:
     if len(el) == 0:
         return clean(el.text)
     return render(el)[0]
+
+
+# C0/C1 controls (escape sequences included) in outside text could drive a terminal or a spreadsheet;
+# tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str | None) -> str:
+    """Outside text (titles, notes, claim text) with its control characters removed."""
+    return _CONTROL.sub("", text or "")

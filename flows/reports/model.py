@@ -18,13 +18,13 @@ from urllib.parse import quote, urlsplit
 from flows.curation.events import FinalGrade
 from flows.curation.ladder import load_ladder
 from flows.evidence.rating import RatingRules, load_rules, rate_claim
+from flows.ids import is_pmid
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article
 from flows.store.searches import SearchRun
 
 CLAIM_SCHEMA_ID = "litgrade.claim-report/1"
 SCORECARD_SCHEMA_ID = "litgrade.scorecard/1"
-PMID = re.compile(r"^[0-9]{1,9}$")
 _RECORDS = re.compile(r"([0-9][0-9,]*)\s+records?\b")
 MAX_AUTHORS = 3
 SNAPSHOT_NOTE_TEMPLATE = (
@@ -78,7 +78,7 @@ def safe_url(url: str | None) -> str | None:
 
 
 def pubmed_url(pmid: str) -> str | None:
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if PMID.match(pmid) else None
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if is_pmid(pmid) else None
 
 
 def doi_url(doi: str | None) -> str | None:

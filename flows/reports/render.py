@@ -1,8 +1,8 @@
 """Report data → HTML, Markdown and JSON text (Jinja2 templates in flows/reports/templates/).
 
 HTML templates autoescape everything; the only markup let through from outside data is the parser's
-inline subset (i, b, sup, sub, u, no attributes), re-sanitised here because the store is outside input
-too. Markdown output escapes what GitHub would otherwise read as markup or raw HTML.
+inline subset (flows.pubmed.markup), re-sanitised because the store is outside input too. Markdown
+output escapes what GitHub would otherwise read as markup or raw HTML.
 """
 
 from __future__ import annotations
@@ -10,48 +10,24 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from flows.pubmed import markup
 from flows.reports.charts import DIRECTION_COLORS, matrix_chart, ratings_chart
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-INLINE_TAGS = frozenset({"i", "b", "sup", "sub", "u"})
-_ESCAPED_TAG = re.compile(r"&lt;(/?)([a-z]+)&gt;")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~!{}#])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+>=]|\d+[.)])")
 
 
-def inline_html(markup: str | None, fallback: str = "") -> Markup:
-    """Outside inline HTML reduced to balanced <i>/<b>/<sup>/<sub>/<u> without attributes; every
-    other tag-like text is shown literally."""
-    text = escape(markup if markup else fallback, quote=True)
-    out: list[str] = []
-    stack: list[str] = []
-    pos = 0
-    for m in _ESCAPED_TAG.finditer(text):
-        out.append(text[pos : m.start()])
-        pos = m.end()
-        closing, tag = m.group(1) == "/", m.group(2)
-        if tag not in INLINE_TAGS:
-            out.append(m.group(0))
-        elif not closing:
-            stack.append(tag)
-            out.append(f"<{tag}>")
-        elif tag in stack:
-            while stack:  # close anything opened inside it, so tags always nest
-                top = stack.pop()
-                out.append(f"</{top}>")
-                if top == tag:
-                    break
-        # a closing tag never opened is dropped
-    out.append(text[pos:])
-    out.extend(f"</{t}>" for t in reversed(stack))
-    return Markup("".join(out))
+def inline_html(stored: str | None, fallback: str = "") -> Markup:
+    """Stored inline HTML reduced to the parser's safe subset (flows.pubmed.markup), else the plain
+    `fallback` text escaped."""
+    return Markup(markup.inline_html(stored, fallback))
 
 
 def md(value: object) -> str:

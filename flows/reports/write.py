@@ -20,7 +20,8 @@ from flows.curation.journal import read_events
 from flows.curation.review import decisions, final_grades
 from flows.errors import InputError
 from flows.evidence.rating import load_rules
-from flows.project.claims import SLUG, Project, load_project
+from flows.ids import is_slug
+from flows.project.claims import Project, load_project
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
 from flows.reports.render import render_claim, render_scorecard
 from flows.store import articles as article_store
@@ -99,7 +100,7 @@ def build_project_reports(
     """The data of every claim report and of the scorecard (nothing written); each claim's changes
     compare with its JSON in `previous_dir`."""
     for claim in project.claims:
-        if not SLUG.match(claim.id):  # it becomes a file name
+        if not is_slug(claim.id):  # it becomes a file name
             raise InputError(f"{project.claims_file}: claim id '{claim.id}' is not a lowercase slug")
     events = read_events(project.dir)
     finals = final_grades(project, events)

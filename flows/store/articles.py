@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
+from flows.pubmed.codec import article_from_json, article_to_json
+from flows.pubmed.dates import iso_day
 from flows.pubmed.records import Article
 from flows.store.db import transaction
 
@@ -22,13 +23,13 @@ ARTICLE_COLUMNS = (
 DATE_COLUMNS = ("pub_date", "date_revised")
 
 
-def record_json(article: Article) -> str:
-    return json.dumps(article.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 def content_hash(article: Article) -> str:
     """Identifies one version of a record's content: a re-fetch that changed nothing has the same hash."""
-    return hashlib.sha256(record_json(article).encode("utf-8")).hexdigest()
+    return _digest(article_to_json(article))
+
+
+def _digest(record: str) -> str:
+    return hashlib.sha256(record.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +40,8 @@ class UpsertCounts:
     changed_pmids: tuple[str, ...] = ()
 
 
-def date_or_none(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def _row(article: Article) -> dict[str, object]:
+    record = article_to_json(article)
     return {
         "pmid": article.pmid,
         "version": article.version,
@@ -56,7 +49,7 @@ def _row(article: Article) -> dict[str, object]:
         "abstract_text": article.abstract_text,
         "journal": article.journal.iso_abbreviation or article.journal.title,
         "pub_year": article.pub_date.year,
-        "pub_date": date_or_none(article.pub_date.sort_date),
+        "pub_date": iso_day(article.pub_date.sort_date),
         "pub_date_raw": article.pub_date.raw,
         "doi": article.doi,
         "pmc": article.pmc,
@@ -64,12 +57,12 @@ def _row(article: Article) -> dict[str, object]:
         "mesh_terms": list(article.mesh_descriptors),
         "languages": list(article.languages),
         "status": article.status,
-        "date_revised": date_or_none(article.date_revised),
+        "date_revised": iso_day(article.date_revised),
         "is_retracted": article.is_retracted,
         "is_retraction_notice": article.is_retraction_notice,
         "has_expression_of_concern": article.has_expression_of_concern,
-        "record": record_json(article),
-        "content_hash": content_hash(article),
+        "record": record,
+        "content_hash": _digest(record),
     }
 
 
@@ -119,5 +112,5 @@ def get_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> dict[s
     rows = con.execute(
         "SELECT pmid, record FROM articles WHERE pmid IN (SELECT unnest(?))", [wanted]
     ).fetchall()
-    found = {pmid: Article.from_dict(json.loads(record)) for pmid, record in rows}
+    found = {pmid: article_from_json(record) for pmid, record in rows}
     return {p: found[p] for p in wanted if p in found}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ import duckdb
 from flows.errors import StoreBusyError
 from flows.resources import schema_path
 
-SQL_DIR = schema_path("sql")
+# Numbered migrations, one folder per kind of DuckDB file: the store, and the PubMed mirror.
+STORE_SQL = schema_path("sql")
+MIRROR_SQL = schema_path("sql/mirror")
 DEFAULT_WAIT_SECONDS = 30.0
 
 # Threads of one process share DuckDB's database instance; concurrent write transactions on it
@@ -33,25 +35,36 @@ def _process_lock(path: Path) -> threading.RLock:
     with _process_locks_guard:
         return _process_locks.setdefault(path.resolve(), threading.RLock())
 
-def migrations() -> list[tuple[int, Path]]:
-    """schemas/sql/NNN_name.sql files in order."""
-    found = []
-    for path in sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql")):
-        found.append((int(path.name[:3]), path))
-    return found
+
+def migrations(folder: Path = STORE_SQL) -> list[tuple[int, Path]]:
+    """A folder's NNN_name.sql files in order (schemas/sql/ for the store, schemas/sql/mirror/)."""
+    return [(int(path.name[:3]), path) for path in sorted(folder.glob("[0-9][0-9][0-9]_*.sql"))]
 
 
-def apply_migrations(con: duckdb.DuckDBPyConnection) -> None:
+def apply_migrations(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path = STORE_SQL,
+    *,
+    adopted: Callable[[duckdb.DuckDBPyConnection], int] | None = None,
+) -> None:
+    """Apply the folder's migrations not yet recorded in the file's schema_version table, in order,
+    each in its own transaction.
+
+    `adopted` is for files made before they had a schema_version table: it returns the migration the
+    file's tables already match (0 for none), and those migrations are recorded as done, not re-run.
+    """
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP DEFAULT current_timestamp)"
     )
     done = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
-    for version, path in migrations():
+    already = adopted(con) if adopted and not done else 0
+    for version, path in migrations(folder):
         if version in done:
             continue
         with transaction(con):
-            con.execute(path.read_text(encoding="utf-8"))
+            if version > already:
+                con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, path.name])
 
 

@@ -13,6 +13,9 @@ Every user-supplied string reaches SQL as a bound parameter; the SQL text itself
 the fixed column names below. Synonyms ORed on one field are tested as one regex alternation, so a
 claim query costs one pass per field rather than one per synonym.
 
+The tables come from the numbered migrations in schemas/sql/mirror/ (applied by `flows.store.db`);
+queries are turned into SQL by `flows.store.mirror_sql`. `MirrorIndex` is what a `MirrorSource` reads.
+
 DuckDB's FTS extension is not used: it stems words and ranks by BM25, so phrase, prefix and
 exact-heading semantics would not be PubMed's. (Offline, `INSTALL fts` tries the network and fails;
 the duckdb-extension-fts wheel's file does load with `LOAD '<path>'`.)
@@ -20,11 +23,9 @@ the duckdb-extension-fts wheel's file does load with `LOAD '<path>'`.)
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,52 +33,14 @@ import duckdb
 import pyarrow as pa
 
 from flows.errors import ConfigError
-from flows.pubmed.query import (
-    BoolOp,
-    DateRange,
-    Field,
-    Node,
-    Term,
-    normalize_text,
-)
+from flows.pubmed.codec import article_from_json, article_to_json
+from flows.pubmed.dates import iso_day
+from flows.pubmed.query import Node, normalize_text
 from flows.pubmed.records import Article
-from flows.store.articles import date_or_none as iso_date
-from flows.store.db import DEFAULT_WAIT_SECONDS, open_waiting
+from flows.store.db import DEFAULT_WAIT_SECONDS, MIRROR_SQL, apply_migrations, open_waiting
+from flows.store.mirror_sql import to_sql
 
-SCHEMA_VERSION = "1"
 Connection = duckdb.DuckDBPyConnection
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS mirror_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS mirror_files (
-    sha256 VARCHAR PRIMARY KEY,
-    name VARCHAR NOT NULL,
-    size_bytes BIGINT NOT NULL,
-    records INTEGER NOT NULL,
-    deletions INTEGER NOT NULL,
-    problems INTEGER NOT NULL,
-    ingested_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mirror_records (
-    pmid VARCHAR PRIMARY KEY,
-    version INTEGER NOT NULL,
-    title VARCHAR NOT NULL,
-    ti_n VARCHAR NOT NULL,
-    ab_n VARCHAR NOT NULL,
-    kw_n VARCHAR NOT NULL,
-    mesh_n VARCHAR NOT NULL,
-    majr_n VARCHAR NOT NULL,
-    pt_n VARCHAR NOT NULL,
-    la_n VARCHAR NOT NULL,
-    au_n VARCHAR NOT NULL,
-    pub_year INTEGER,
-    pub_date DATE,
-    epub_date DATE,
-    entry_date DATE,
-    date_revised DATE,
-    record VARCHAR NOT NULL
-);
-"""
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -108,7 +71,7 @@ COLUMNS = tuple(ARROW_SCHEMA.names)
 def open_mirror(
     path: Path, *, read_only: bool = False, wait_seconds: float = DEFAULT_WAIT_SECONDS
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the mirror file; creates the tables when writing. Waits out another process."""
+    """A connection to the mirror file; migrates it when writing. Waits out another process."""
     path = Path(path)
     if read_only and not path.exists():
         raise ConfigError(f"{path}: no mirror here yet; build one with `litgrade mirror ingest FILE...`")
@@ -121,20 +84,28 @@ def open_mirror(
         raise ConfigError(f"{path}: cannot open the mirror file: {exc}") from exc
     try:
         if read_only:
-            has_table = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mirror_records'"
-            ).fetchone()
-            if not has_table or not has_table[0]:
+            if not _has_table(con, "mirror_records"):
                 raise ConfigError(f"{path} is not a litgrade mirror (no mirror_records table)")
         else:
-            con.execute(_DDL)
-            con.execute(
-                "INSERT INTO mirror_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                [SCHEMA_VERSION],
-            )
+            apply_migrations(con, MIRROR_SQL, adopted=_inline_ddl_version)
         yield con
     finally:
         con.close()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+    row = con.execute(sql, [name]).fetchone()
+    return bool(row and row[0])
+
+
+def _inline_ddl_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Mirrors made before schemas/sql/mirror/ created their tables inline and kept the version in
+    mirror_meta ('1': the tables of 001_mirror.sql)."""
+    if not _has_table(con, "mirror_meta"):
+        return 0
+    row = con.execute("SELECT value FROM mirror_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -177,35 +148,14 @@ def _author_entries(article: Article) -> str:
     return _entries(out)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(value: object) -> object:
-    """What `dataclasses.asdict` gives for the record, without its deep copies (3x faster here)."""
-    cls = type(value)
-    if cls is str or value is None or cls is int or cls is bool:
-        return value
-    if cls is tuple or cls is list:
-        return [_plain(v) for v in value]  # type: ignore[attr-defined]
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        if not dataclasses.is_dataclass(value):
-            return value
-        names = _FIELD_NAMES.setdefault(cls, tuple(f.name for f in dataclasses.fields(value)))
-    return {name: _plain(getattr(value, name)) for name in names}
-
-
-def record_json(article: Article) -> str:
-    """The full record as JSON; `Article.from_dict(json.loads(...))` gives it back unchanged."""
-    return json.dumps(_plain(article), ensure_ascii=False, separators=(",", ":"))
 
 
 def entry_date_of(article: Article) -> dt.date | None:
     """Stand-in for PubMed's entry date, which the records do not carry (see ENTRY_DATE_NOTE)."""
     return (
-        iso_date(article.article_date)
-        or iso_date(article.pub_date.sort_date)
-        or iso_date(article.date_revised)
+        iso_day(article.article_date)
+        or iso_day(article.pub_date.sort_date)
+        or iso_day(article.date_revised)
     )
 
 
@@ -226,11 +176,11 @@ def article_row(article: Article) -> dict[str, object]:
         "la_n": _entries(normalize_text(lang) for lang in article.languages),
         "au_n": _author_entries(article),
         "pub_year": article.pub_date.year,
-        "pub_date": iso_date(article.pub_date.sort_date),
-        "epub_date": iso_date(article.article_date),
+        "pub_date": iso_day(article.pub_date.sort_date),
+        "epub_date": iso_day(article.article_date),
         "entry_date": entry_date_of(article),
-        "date_revised": iso_date(article.date_revised),
-        "record": record_json(article),
+        "date_revised": iso_day(article.date_revised),
+        "record": article_to_json(article),
     }
 
 
@@ -365,7 +315,7 @@ def fetch_records(con: duckdb.DuckDBPyConnection, pmids: Sequence[str]) -> dict[
     rows = con.execute(
         "SELECT pmid, record FROM mirror_records WHERE list_contains(?, pmid)", [list(pmids)]
     ).fetchall()
-    return {pmid: Article.from_dict(json.loads(record)) for pmid, record in rows}
+    return {pmid: article_from_json(record) for pmid, record in rows}
 
 
 def search_pmids(
@@ -388,153 +338,30 @@ def search_pmids(
     return [row[0] for row in rows]
 
 
-# -- AST → SQL ----------------------------------------------------------------------------------
-_TEXT_COLUMNS: dict[Field, tuple[str, ...]] = {
-    Field.TIAB: ("ti_n", "ab_n", "kw_n"),
-    Field.TITLE: ("ti_n",),
-    Field.ABSTRACT: ("ab_n",),
-}
-_ENTRY_COLUMNS: dict[Field, str] = {
-    Field.MESH: "mesh_n",
-    Field.MAJR: "majr_n",
-    Field.PT: "pt_n",
-    Field.LANG: "la_n",
-}
-_WORD_WILDCARD = "[^ |]*"
-_ENTRY_WILDCARD = "[^|]*"
+class MirrorIndex:
+    """A mirror file as `flows.sources.mirror.source.MirrorSource` reads it.
 
-Sql = tuple[str, list[object]]
+    Each call opens a short read-only connection and closes it, so an ingest can take its turn between
+    a refresh's searches and fetch batches; a missing file is a ConfigError at the first call.
+    """
 
+    def __init__(self, path: Path, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+        self.path = Path(path)
+        self.wait_seconds = wait_seconds
 
-@dataclass(frozen=True, slots=True)
-class _Match:
-    """One term as a substring test on some columns: `literal` for `contains` when it has no inner
-    wildcard, and always an equivalent RE2 `regex` (query words hold only \\w characters and '*',
-    so nothing needs escaping)."""
+    def _read(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return open_mirror(self.path, read_only=True, wait_seconds=self.wait_seconds)
 
-    columns: tuple[str, ...]
-    literal: str | None
-    regex: str
+    def search(
+        self, node: Node, entry_from: dt.date | None = None, entry_to: dt.date | None = None
+    ) -> list[str]:
+        with self._read() as con:
+            return search_pmids(con, node, entry_from=entry_from, entry_to=entry_to)
 
-    def sql(self) -> Sql:
-        if self.literal is not None:
-            return _any_column(self.columns, "contains"), [self.literal] * len(self.columns)
-        return _any_column(self.columns, "regexp_matches"), [self.regex] * len(self.columns)
+    def fetch(self, pmids: Sequence[str]) -> dict[str, Article]:
+        with self._read() as con:
+            return fetch_records(con, pmids)
 
-
-def _any_column(columns: tuple[str, ...], function: str) -> str:
-    return "(" + " OR ".join(f"{function}({c}, ?)" for c in columns) + ")"
-
-
-def _phrase_match(columns: tuple[str, ...], words: tuple[str, ...]) -> _Match:
-    phrase = " ".join(words)
-    inner = phrase.rstrip("*")
-    if "*" in inner:
-        return _Match(columns, None, " " + phrase.replace("*", _WORD_WILDCARD) + " ")
-    # Exact words: " w1 w2 "; a trailing wildcard only: the prefix " w1 w2".
-    needle = f" {inner}" if inner != phrase else f" {phrase} "
-    return _Match(columns, needle, needle)
-
-
-def _entry_match(column: str, entry: str) -> _Match:
-    inner = entry.rstrip("*")
-    if "*" in inner:
-        return _Match((column,), None, r"\|" + entry.replace("*", _ENTRY_WILDCARD) + r"\|")
-    if inner != entry:
-        return _Match((column,), f"|{inner}", r"\|" + inner)
-    return _Match((column,), f"|{entry}|", r"\|" + entry + r"\|")
-
-
-def _author_sql(words: tuple[str, ...]) -> Sql:
-    name = " ".join(words)
-    if "*" in name:
-        return "regexp_matches(au_n, ?)", [r"\|" + name.replace("*", _WORD_WILDCARD)]
-    if len(words) == 1:
-        # A bare last name matches every author with that last name, not longer names.
-        return "(contains(au_n, ?) OR contains(au_n, ?))", [f"|{name} ", f"|{name}|"]
-    return "contains(au_n, ?)", [f"|{name}"]  # initials match as a prefix: "smith j" → Smith JA
-
-
-def _and_all(parts: list[Sql]) -> Sql:
-    return "(" + " AND ".join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
-
-
-def _match_of(term: Term) -> _Match | None:
-    """The single substring test a tagged term is, if it is one (untagged and author terms are not)."""
-    if term.field in _TEXT_COLUMNS:
-        return _phrase_match(_TEXT_COLUMNS[term.field], term.words)
-    if term.field in _ENTRY_COLUMNS:
-        entry = " ".join(term.words)
-        if term.qualifier:
-            entry += "/" + " ".join(term.qualifier)
-        return _entry_match(_ENTRY_COLUMNS[term.field], entry)
-    return None
-
-
-def _term_sql(term: Term) -> Sql:
-    match = _match_of(term)
-    if match is not None:
-        return match.sql()
-    if term.field is Field.AUTHOR:
-        return _author_sql(term.words)
-    tiab = _TEXT_COLUMNS[Field.TIAB]  # untagged: title/abstract words, or an exact heading
-    if term.quoted or len(term.words) == 1:
-        text = _phrase_match(tiab, term.words).sql()
-    else:
-        text = _and_all([_phrase_match(tiab, (w,)).sql() for w in term.words])
-    mesh = _entry_match("mesh_n", " ".join(term.words)).sql()
-    return f"({text[0]} OR {mesh[0]})", text[1] + mesh[1]
-
-
-def _or_operands(node: Node) -> list[Node]:
-    if isinstance(node, BoolOp) and node.op == "OR":
-        return _or_operands(node.left) + _or_operands(node.right)
-    return [node]
-
-
-def _or_sql(node: BoolOp) -> Sql:
-    """OR is associative, so synonyms ORed on the same field become one regex alternation: one pass
-    over the column instead of one per synonym (4-5x faster on long abstracts)."""
-    groups: dict[tuple[str, ...], list[_Match]] = {}
-    others: list[Sql] = []
-    for operand in _or_operands(node):
-        match = _match_of(operand) if isinstance(operand, Term) else None
-        if match is None:
-            others.append(to_sql(operand))
-        else:
-            groups.setdefault(match.columns, []).append(match)
-    parts: list[Sql] = []
-    for columns, matches in groups.items():
-        if len(matches) == 1:
-            parts.append(matches[0].sql())
-        else:
-            regex = "(?:" + "|".join(dict.fromkeys(m.regex for m in matches)) + ")"
-            parts.append((_any_column(columns, "regexp_matches"), [regex] * len(columns)))
-    parts += others
-    return "(" + " OR ".join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
-
-
-def _date_sql(node: DateRange) -> Sql:
-    if node.field is Field.DP:
-        # PubMed's [dp] covers both the print and the electronic publication date.
-        return (
-            "(coalesce(pub_date BETWEEN ? AND ?, false) OR coalesce(epub_date BETWEEN ? AND ?, false))",
-            [node.start, node.end, node.start, node.end],
-        )
-    return "coalesce(entry_date BETWEEN ? AND ?, false)", [node.start, node.end]
-
-
-def to_sql(node: Node) -> Sql:
-    """A WHERE clause and its parameters for the query AST (never NULL, so NOT is safe)."""
-    if isinstance(node, Term):
-        return _term_sql(node)
-    if isinstance(node, DateRange):
-        return _date_sql(node)
-    assert isinstance(node, BoolOp)
-    if node.op == "OR":
-        return _or_sql(node)
-    left, lp = to_sql(node.left)
-    right, rp = to_sql(node.right)
-    if node.op == "NOT":
-        return f"({left} AND NOT {right})", lp + rp
-    return f"({left} AND {right})", lp + rp
+    def info(self) -> MirrorInfo:
+        with self._read() as con:
+            return mirror_info(con, self.path)

@@ -8,9 +8,7 @@ key that completes it is pressed.
 
 from __future__ import annotations
 
-import importlib
 import os
-import re
 import select
 import shutil
 import sys
@@ -24,20 +22,17 @@ from flows.curation.events import GradeEvent
 from flows.curation.journal import append_event, now_timestamp, read_events
 from flows.curation.ladder import Ladder, load_ladder
 from flows.curation.review import conflicts, queue, standing_grades, visible_grades
+from flows.curation.suggest import Suggestion
 from flows.errors import InputError
 from flows.project.claims import Claim, Project
 from flows.project.curators import Curator, load_curators, require_curator
+from flows.pubmed.highlight import mark, query_pattern
 from flows.pubmed.records import Article
+from flows.pubmed.text import strip_controls
 
-# C0/C1 controls (escape sequences included) in outside text could drive the curator's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ESC = "\x1b"
 _CTRL_C, _CTRL_D = "\x03", "\x04"
 SKIP_KEYS = (" ", "k")
-
-
-def clean_text(text: str | None) -> str:
-    return _CONTROL.sub("", text or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +41,7 @@ class ClaimStudies:
 
     hits: dict[str, list[str]]
     articles: dict[str, Article] = field(default_factory=dict)
-    # pmid → an object with .level .confidence .reasons (flows.store.suggestions)
-    suggestions: dict[str, Any] = field(default_factory=dict)
-
-
-def _suggestion_reader() -> Callable[[Any, list[str]], dict[str, Any]] | None:
-    """The suggestion store is another area's module; grading works without it."""
-    try:
-        module = importlib.import_module("flows.store.suggestions")
-    except ImportError:
-        return None
-    many = getattr(module, "get_suggestions", None)
-    if callable(many):
-        return lambda con, pmids: dict(many(con, pmids))
-    one = getattr(module, "get_suggestion", None)
-    if callable(one):
-        return lambda con, pmids: {p: s for p in pmids if (s := one(con, p)) is not None}
-    return None
+    suggestions: dict[str, Suggestion] = field(default_factory=dict)
 
 
 def load_studies(
@@ -76,6 +55,7 @@ def load_studies(
     from flows.store.articles import get_articles
     from flows.store.db import connect
     from flows.store.searches import claim_pmids
+    from flows.store.suggestions import get_suggestions
 
     with connect(db_path, read_only=True) as con:
         hits = {c: list(claim_pmids(con, project, c)) for c in claim_ids}
@@ -83,33 +63,12 @@ def load_studies(
             return ClaimStudies(hits=hits)
         pmids = list(dict.fromkeys(p for found in hits.values() for p in found))
         articles = dict(get_articles(con, pmids))
-        reader = _suggestion_reader()
-        suggestions: dict[str, Any] = {}
-        if reader is not None:
-            try:
-                suggestions = reader(con, pmids)
-            except Exception:  # a missing or older suggestions table must not stop grading
-                suggestions = {}
+        suggestions: dict[str, Suggestion] = {}
+        try:
+            suggestions = dict(get_suggestions(con, pmids))
+        except Exception:  # a missing or older suggestions table must not stop grading
+            suggestions = {}
     return ClaimStudies(hits=hits, articles=articles, suggestions=suggestions)
-
-
-def term_pattern(query: str) -> re.Pattern[str] | None:
-    """A regex for the words the claim's query searches title/abstract for (MeSH, dates etc. left out)."""
-    from flows.pubmed.query import DATE_FIELDS, Field, Term, iter_nodes, parse_query
-
-    words: set[str] = set()
-    try:
-        nodes = iter_nodes(parse_query(query))
-        skip = {*DATE_FIELDS, Field.MESH, Field.MAJR, Field.PT, Field.LANG, Field.AUTHOR}
-        for node in nodes:
-            if isinstance(node, Term) and node.field not in skip:
-                words.update(w for w in node.words if len(w.strip("*")) > 1)
-    except Exception:  # an odd query still gets its plain words highlighted
-        words = {w for w in re.findall(r"[\w*]{3,}", query) if w not in ("AND", "OR", "NOT")}
-    if not words:
-        return None
-    parts = sorted((re.escape(w).replace(r"\*", r"\w*") for w in words), key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(parts) + r")\b", re.IGNORECASE)
 
 
 class Terminal(Protocol):
@@ -214,7 +173,7 @@ class GradingSession:
         self.term = term
         self.clock = clock
         self.ladder: Ladder = load_ladder()
-        self.pattern = term_pattern(claim.query)
+        self.pattern = query_pattern(claim.query)
         self.pmids = studies.hits.get(claim.id, [])
         self.result = SessionResult()
         self.history: list[str] = []  # studies shown this session, for "back"
@@ -226,13 +185,13 @@ class GradingSession:
         if self.pattern is None:
             return line
         if self.term.color:
-            return self.pattern.sub(lambda m: f"\x1b[1;33m{m.group(0)}\x1b[0m", line)
-        return self.pattern.sub(lambda m: f"*{m.group(0)}*", line)
+            return mark(line, self.pattern, lambda s: f"\x1b[1;33m{s}\x1b[0m")
+        return mark(line, self.pattern, lambda s: f"*{s}*")
 
     def _wrap(self, text: str, indent: str = "  ") -> list[str]:
         width = self.term.width
         out: list[str] = []
-        for para in clean_text(text).split("\n") if text else []:
+        for para in strip_controls(text).split("\n") if text else []:
             out.extend(textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""])
         return out
 
@@ -247,7 +206,7 @@ class GradingSession:
         if event.kind == "adjudication":
             text = "adjudicated: " + text
         if event.note:
-            text += f" · note: {clean_text(event.note)}"
+            text += f" · note: {strip_controls(event.note)}"
         return text
 
     def _show(self, pmid: str, todo: Sequence[str]) -> None:
@@ -258,7 +217,7 @@ class GradingSession:
             "",
             "─" * min(self.term.width, 88),
             f"{self.claim.id} [{position}] · PMID {pmid} · {len(todo)} {self._left_text()}",
-            f"Claim: {clean_text(self.claim.text)}",
+            f"Claim: {strip_controls(self.claim.text)}",
             "",
         ]
         if article is None:
@@ -268,7 +227,7 @@ class GradingSession:
             journal = article.journal.iso_abbreviation or article.journal.title or "?"
             year = article.pub_date.year or "?"
             types = ", ".join(article.publication_type_names) or "not given"
-            lines.append(f"  {clean_text(journal)} · {year} · {clean_text(types)}")
+            lines.append(f"  {strip_controls(journal)} · {year} · {strip_controls(types)}")
             if article.is_retracted:
                 lines.append("  !! PubMed lists this article as RETRACTED")
             lines.append("")
@@ -276,12 +235,10 @@ class GradingSession:
             lines += [self._mark(line) for line in self._wrap(abstract)] if abstract else ["  (no abstract)"]
         suggestion = self.studies.suggestions.get(pmid)
         if suggestion is not None:
-            level = str(getattr(suggestion, "level", ""))
-            confidence = getattr(suggestion, "confidence", None)
-            reasons = "; ".join(clean_text(str(r)) for r in (getattr(suggestion, "reasons", None) or ()))
-            conf = f" ({confidence:.0%})" if isinstance(confidence, float) else ""
+            label = self.ladder.label("levels", suggestion.level)
+            reasons = "; ".join(strip_controls(r) for r in suggestion.reasons)
             lines.append("")
-            lines.append(f"  Suggested level: {self.ladder.label('levels', level)}{conf} — press a to accept")
+            lines.append(f"  Suggested level: {label} ({suggestion.confidence:.0%}) — press a to accept")
             if reasons:
                 lines.append(f"    because: {reasons}")
         for event in visible_grades(
@@ -331,7 +288,7 @@ class GradingSession:
                 raise KeyboardInterrupt
             if key.lower() in keys:
                 return keys[key.lower()]
-            self.term.write(f"'{clean_text(key)}' is not one of {', '.join(keys)} (or esc)\n")
+            self.term.write(f"'{strip_controls(key)}' is not one of {', '.join(keys)} (or esc)\n")
 
     def _ask_direction(self) -> str | None:
         return self._pick("Direction", [(c.key, c.id, c.label) for c in self.ladder.directions if c.key])
@@ -362,7 +319,7 @@ class GradingSession:
         return True
 
     def _note(self, pmid: str) -> None:
-        text = clean_text(self.term.line("Note (Enter to cancel): ")).strip()
+        text = strip_controls(self.term.line("Note (Enter to cancel): ")).strip()
         if not text:
             self.term.write("No note added.\n")
             return
@@ -432,7 +389,7 @@ class GradingSession:
                     done = self._include(pmid, level_keys[key])
                 elif key == "a":
                     suggestion = self.studies.suggestions.get(pmid)
-                    level = str(getattr(suggestion, "level", "")) if suggestion is not None else ""
+                    level = suggestion.level if suggestion is not None else ""
                     if level in self.ladder.level_ids:
                         done = self._include(pmid, level)
                     else:
@@ -462,7 +419,7 @@ class GradingSession:
                     self._retract(pmid)
                     continue
                 else:
-                    self.term.write(f"'{clean_text(key)}' does nothing here; see the keys above.\n")
+                    self.term.write(f"'{strip_controls(key)}' does nothing here; see the keys above.\n")
                     continue
                 if done:
                     self.history.append(pmid)

@@ -8,7 +8,6 @@ lives in this process, so signing out really ends it and a restart signs everyon
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import threading
 import time
@@ -21,12 +20,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from flows.atomic import write_atomic
 from flows.errors import ConfigError, InputError
+from flows.ids import is_curator_id, is_slug
 
 SESSION_COOKIE = "litgrade_session"
 SESSION_MAX_AGE = 12 * 3600
 LOGIN_TOKEN_MAX_AGE = 3600
 MIN_PASSWORD_LENGTH = 8
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 _hasher = PasswordHasher()
 # Verifying an unknown name against this keeps its timing close to a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-password-" + secrets.token_hex(8))
@@ -39,7 +38,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _check_slug(value: str, what: str) -> str:
-    if not _SLUG.match(value):
+    if not (is_slug(value) or is_curator_id(value)):  # a project or a curator
         raise InputError(f"{what} {value!r} is not a safe id (a-z, 0-9, '-', '_')")
     return value
 

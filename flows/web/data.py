@@ -18,19 +18,34 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
+
+import duckdb
 
 from flows.curation.events import GradeEvent
+from flows.curation.journal import (
+    append_event,
+    curator_files,
+    event_line,
+    grades_path,
+    now_timestamp,
+    read_events,
+)
+from flows.curation.suggest import Suggestion
 from flows.errors import StoreBusyError
 from flows.project.claims import Project
+from flows.project.curators import CURATORS_FILE, Curator, load_curators
 from flows.pubmed.records import Article
+from flows.store.articles import get_articles
 from flows.store.db import DEFAULT_WAIT_SECONDS, connect
+from flows.store.searches import SearchRun, claim_pmids, search_claim_studies, search_runs
+from flows.store.suggestions import get_suggestions
 
 FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
@@ -38,6 +53,7 @@ BUSY_WAIT_SECONDS = 0.25
 PREFETCH_WAIT_SECONDS = 2.0
 log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
+T = TypeVar("T")
 
 
 def _file_key(paths: Sequence[Path]) -> FileKey:
@@ -57,12 +73,13 @@ class _Cache:
     events_key: FileKey | None = None
     events: list[GradeEvent] = field(default_factory=list)
     curators_key: FileKey | None = None
-    curators: dict[str, Any] = field(default_factory=dict)
+    curators: dict[str, Curator] = field(default_factory=dict)
     store_key: tuple[FileKey, int] | None = None
     pmids: dict[str, list[str]] = field(default_factory=dict)
-    articles: dict[str, Article] = field(default_factory=dict)
-    suggestions: dict[str, Any] = field(default_factory=dict)
-    runs: dict[str, Any] = field(default_factory=dict)
+    # None remembers "not stored" (see StoreReader._cached)
+    articles: dict[str, Article | None] = field(default_factory=dict)
+    suggestions: dict[str, Suggestion | None] = field(default_factory=dict)
+    runs: dict[str, SearchRun | None] = field(default_factory=dict)
     prefetching: bool = False
     prefetcher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="litgrade-prefetch")
@@ -78,14 +95,10 @@ class WebConfig:
 
 
 def now_iso() -> str:
-    from flows.curation.journal import now_timestamp
-
     return now_timestamp()
 
 
-def curators(config: WebConfig) -> dict[str, Any]:
-    from flows.project.curators import CURATORS_FILE, load_curators
-
+def curators(config: WebConfig) -> dict[str, Curator]:
     key = _file_key([config.project.dir / CURATORS_FILE])
     cache = config.cache
     with cache.lock:
@@ -96,21 +109,15 @@ def curators(config: WebConfig) -> dict[str, Any]:
 
 
 def _grade_files(config: WebConfig) -> list[Path]:
-    from flows.curation.journal import curator_files
-
     return list(curator_files(config.project.dir))
 
 
 def _events_key(config: WebConfig) -> FileKey:
-    from flows.project.curators import CURATORS_FILE
-
     # read_events checks each file's curator against curators.yaml, so that file is part of the key.
     return _file_key([*_grade_files(config), config.project.dir / CURATORS_FILE])
 
 
 def events(config: WebConfig) -> list[GradeEvent]:
-    from flows.curation.journal import read_events
-
     cache = config.cache
     with cache.lock:
         key = _events_key(config)
@@ -123,8 +130,6 @@ def events(config: WebConfig) -> list[GradeEvent]:
 def append(config: WebConfig, event: GradeEvent) -> None:
     """Append through flows.curation.journal (validated, fsync'ed); keep the cache in step when only we
     wrote."""
-    from flows.curation.journal import append_event, event_line, grades_path
-
     cache = config.cache
     path = grades_path(config.project.dir, event.curator)
     with cache.lock:
@@ -156,7 +161,7 @@ class StoreReader:
         self.config = config
         self.wait_seconds = wait_seconds
         self._stack = ExitStack()
-        self._con: Any = None
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._busy = False
         self.stale = False
         db = config.db_path
@@ -175,7 +180,7 @@ class StoreReader:
     ) -> None:
         self._stack.close()
 
-    def _open(self, wait_seconds: float) -> Any:
+    def _open(self, wait_seconds: float) -> duckdb.DuckDBPyConnection:
         self._con = self._stack.enter_context(
             connect(self.config.db_path, read_only=True, wait_seconds=wait_seconds)
         )
@@ -190,7 +195,7 @@ class StoreReader:
             self._fresh = True
         return self._con
 
-    def _connection(self, have_stale: bool) -> Any | None:
+    def _connection(self, have_stale: bool) -> duckdb.DuckDBPyConnection | None:
         """An open connection; None when the store is busy and the caller may answer from the cache."""
         if self._con is not None:
             return self._con
@@ -204,7 +209,7 @@ class StoreReader:
             return None
         return self._open(self.wait_seconds)
 
-    def _required(self) -> Any:
+    def _required(self) -> duckdb.DuckDBPyConnection:
         con = self._connection(have_stale=False)
         assert con is not None  # without a cached answer, _connection waits or raises
         return con
@@ -224,14 +229,17 @@ class StoreReader:
         con = self._connection(have_stale=cached is not None)
         if con is None:
             return list(cached or [])
-        from flows.store.searches import claim_pmids
-
         found = list(claim_pmids(con, self.config.project.name, claim_id))
         with cache.lock:
             cache.pmids[claim_id] = found
         return list(found)
 
-    def _cached(self, table: dict[str, Any], pmids: Sequence[str], load: Any) -> dict[str, Any]:
+    def _cached(
+        self,
+        table: dict[str, T | None],
+        pmids: Sequence[str],
+        load: Callable[[duckdb.DuckDBPyConnection, list[str]], dict[str, T]],
+    ) -> dict[str, T]:
         cache = self.config.cache
         with cache.lock:
             missing = [p for p in pmids if p not in table]
@@ -247,26 +255,20 @@ class StoreReader:
                     for pmid in missing:
                         table[pmid] = loaded.get(pmid)  # None remembers "not stored"
         with cache.lock:
-            return {p: table[p] for p in pmids if table.get(p) is not None}
+            return {p: found for p in pmids if (found := table.get(p)) is not None}
 
     def articles(self, pmids: Sequence[str]) -> dict[str, Article]:
         if not pmids:
             return {}
-        from flows.store.articles import get_articles
-
         return self._cached(self.config.cache.articles, list(pmids), get_articles)
 
-    def suggestions(self, pmids: Sequence[str]) -> dict[str, Any]:
-        """Suggested levels when that module exists (it is optional to the app)."""
+    def suggestions(self, pmids: Sequence[str]) -> dict[str, Suggestion]:
+        """Suggested levels (flows.curation.suggest) of the studies that have one."""
         if not pmids:
-            return {}
-        try:
-            from flows.store.suggestions import get_suggestions
-        except ImportError:
             return {}
         return self._cached(self.config.cache.suggestions, list(pmids), get_suggestions)
 
-    def study(self, pmid: str, upcoming: Sequence[str]) -> tuple[Article | None, Any]:
+    def study(self, pmid: str, upcoming: Sequence[str]) -> tuple[Article | None, Suggestion | None]:
         """One study's article and suggestion. On a cache miss the `upcoming` studies are read in
         the background, so the next grading actions are answered without opening the store and
         this one does not pay for parsing them."""
@@ -281,7 +283,7 @@ class StoreReader:
                 cache.prefetcher.submit(_prefetch, self.config, [p for p in upcoming if p != pmid])
         return found
 
-    def newest_runs(self, claim_ids: Sequence[str]) -> dict[str, Any]:
+    def newest_runs(self, claim_ids: Sequence[str]) -> dict[str, SearchRun]:
         """The newest search run per claim (claims never searched are absent)."""
         if not self.exists:
             return {}
@@ -289,12 +291,10 @@ class StoreReader:
         with cache.lock:
             have = bool(cache.runs)
             if have and self._fresh:
-                return {c: cache.runs[c] for c in claim_ids if cache.runs.get(c) is not None}
+                return {c: run for c in claim_ids if (run := cache.runs.get(c)) is not None}
         con = self._connection(have_stale=have)
         if con is not None:
-            from flows.store.searches import search_runs
-
-            newest: dict[str, Any] = {}
+            newest: dict[str, SearchRun | None] = {}
             for run in search_runs(con, self.config.project.name):
                 newest[run.claim_id] = run  # ordered by run_id: the last one wins
             with cache.lock:
@@ -302,14 +302,12 @@ class StoreReader:
                 cache.runs.update(newest)
                 cache.runs[""] = None  # marks "read", even for a project never searched
         with cache.lock:
-            return {c: cache.runs[c] for c in claim_ids if cache.runs.get(c) is not None}
+            return {c: run for c in claim_ids if (run := cache.runs.get(c)) is not None}
 
     def search(self, claim_id: str, text: str, limit: int = 50) -> list[tuple[str, str]]:
         """(pmid, title) of the claim's studies whose title or abstract contains `text`."""
         if not text.strip() or not self.exists:
             return []
-        from flows.store.searches import search_claim_studies
-
         return search_claim_studies(self._required(), self.config.project.name, claim_id, text.strip(), limit)
 
 

@@ -1,7 +1,7 @@
 """Screening, dashboard and conflict data, composed from flows.curation.review's rules (never re-implemented).
 
-The form parsing here only checks what the browser sent against the ladder so a curator sees a clear
-message; flows.curation.journal validates every event again before it is appended.
+The grading form is checked by flows.curation.grade_check (the grade schema), its problems told in the
+form's words; flows.curation.journal checks every event again before it is appended.
 """
 
 from __future__ import annotations
@@ -10,14 +10,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from flows.curation import review as grading
-from flows.curation.events import GradeEvent
-from flows.curation.ladder import load_ladder
+from flows.curation.events import FinalGrade, GradeEvent
+from flows.curation.grade_check import Problem, decision_from_text, decision_problems
+from flows.evidence.rating import Rating, rate_claim
 from flows.project.claims import Claim
+from flows.store.searches import SearchRun
 from flows.web import data, views
 
-MAX_TEXT = 4000
 PREFETCH = 50
+_HINTS = {
+    "relevance": "choose include (a level and a direction) or exclude (x and a reason)",
+    "level": "pick a level (keys 1–9)",
+    "direction": "pick a direction (s, c, n, m, u)",
+    "exclude_reason": "pick an exclusion reason",
+    "population": "population must be a whole number above 0",
+}
+
+
+# One form carries every field: what the chosen relevance does not use is dropped, not an error.
+_UNUSED = {"include": ("exclude_reason",), "exclude": ("level", "direction")}
+
+
+def _hint(problem: Problem, decision: Mapping[str, Any]) -> str:
+    """A schema problem in the words of the grading form (its keys and buttons)."""
+    if problem.field in _HINTS:
+        return _HINTS[problem.field]
+    if problem.field == "risk_of_bias":
+        return f"unknown risk of bias {decision.get('risk_of_bias')!r}"
+    return f"{problem.field} {problem.message}"  # e.g. "note is longer than 4000 characters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,43 +57,15 @@ class GradeForm:
 
     @classmethod
     def parse(cls, form: Mapping[str, str]) -> GradeForm:
-        ladder = load_ladder()
-
-        def field(name: str) -> str | None:
-            value = (form.get(name) or "").strip()
-            return value or None
-
-        relevance = field("relevance")
-        level, direction, reason = field("level"), field("direction"), field("exclude_reason")
-        rob, note, quote = field("risk_of_bias"), field("note"), field("quote")
-        problems: list[str] = []
-        if relevance not in ("include", "exclude"):
-            problems.append("choose include (a level and a direction) or exclude (x and a reason)")
-        if relevance == "include":
-            if level not in ladder.level_ids:
-                problems.append("pick a level (keys 1–9)")
-            if direction not in {c.id for c in ladder.directions}:
-                problems.append("pick a direction (s, c, n, m, u)")
-            reason = None
-        if relevance == "exclude":
-            if reason not in {c.id for c in ladder.exclude_reasons}:
-                problems.append("pick an exclusion reason")
-            level = direction = None
-        if rob is not None and rob not in {c.id for c in ladder.risk_of_bias}:
-            problems.append(f"unknown risk of bias {rob!r}")
-        population: int | None = None
-        raw_population = field("population")
-        if raw_population is not None:
-            if not (raw_population.isascii() and raw_population.isdigit()) or int(raw_population) <= 0:
-                problems.append("population must be a whole number above 0")
-            else:
-                population = int(raw_population)
-        for name, value in (("note", note), ("quote", quote)):
-            if value is not None and len(value) > MAX_TEXT:
-                problems.append(f"{name} is longer than {MAX_TEXT} characters")
+        """The form as a decision, checked by flows.curation.grade_check; errors in the form's words."""
+        decision, problems = decision_from_text(form)
+        for name in _UNUSED.get(decision.get("relevance", ""), ()):
+            decision.pop(name, None)
+        problems += decision_problems(decision)
         if problems:
-            return cls(error="Not saved: " + "; ".join(problems) + ".")
-        return cls(relevance, level, direction, reason, rob, population, quote, note)
+            hints = dict.fromkeys(_hint(p, decision) for p in problems)  # once each, in order
+            return cls(error="Not saved: " + "; ".join(hints) + ".")
+        return cls(**decision)
 
     def event(self, claim: str, pmid: str, curator: str, timestamp: str) -> GradeEvent:
         return GradeEvent(
@@ -95,7 +90,7 @@ class ScreenState:
     remaining: int  # studies this curator still has to grade
     total: int  # studies the claim's searches found
     mine_done: int
-    counts: Any  # flows.curation.review Counts for the claim (graded / ungraded / conflict / final)
+    counts: grading.Counts | None  # None for a claim with no studies yet
     history: tuple[views.GradeView, ...]
     history_hidden: int
     reviewers: int
@@ -104,11 +99,12 @@ class ScreenState:
 
 
 def _names(config: data.WebConfig) -> dict[str, str]:
-    return {c: str(getattr(v, "name", c)) for c, v in data.curators(config).items()}
+    return {c: v.name for c, v in data.curators(config).items()}
 
 
-def _roles(config: data.WebConfig) -> dict[str, str]:
-    return {c: str(getattr(v, "role", "curator")) for c, v in data.curators(config).items()}
+def _is_adjudicator(config: data.WebConfig, curator: str) -> bool:
+    found = data.curators(config).get(curator)
+    return found is not None and found.is_adjudicator
 
 
 def screen_state(
@@ -130,7 +126,7 @@ def screen_state(
         standing = grading.standing_grades(events, claim.id, target)
         visible = grading.visible_grades(
             events, curator, claim.id, target,
-            adjudicator=_roles(config).get(curator) == "adjudicator", reviewers=reviewers,
+            adjudicator=_is_adjudicator(config, curator), reviewers=reviewers,
         )  # fmt: skip
         others = [e for e in visible if e.curator != curator]
         hidden = sum(1 for c in standing if c != curator) - len(others)
@@ -180,23 +176,16 @@ def screen_state(
 class ClaimRow:
     claim: Claim
     total: int
-    counts: Any
+    counts: grading.Counts | None
     my_remaining: int
-    rating: Any
-    run: Any
+    rating: Rating
+    run: SearchRun | None  # the newest search run; None for a claim never searched
 
 
-def _rating(final: Sequence[Any], store: data.StoreReader, claim_id: str) -> Any:
-    """The claim's rating so far, when the evidence rules are available (they are optional here)."""
-    try:
-        from flows.evidence.rating import rate_claim
-    except ImportError:
-        return None
+def _rating(final: Sequence[FinalGrade], store: data.StoreReader, claim_id: str) -> Rating:
+    """The claim's rating so far (a broken rule table is the app's error page, not a blank cell)."""
     mine = [f for f in final if f.claim == claim_id]
-    try:
-        return rate_claim(mine, store.articles([f.pmid for f in mine]))
-    except Exception:  # a rating bug must not take the dashboard down; the report will show it
-        return None
+    return rate_claim(mine, store.articles([f.pmid for f in mine]))
 
 
 def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: str) -> list[ClaimRow]:
@@ -226,7 +215,7 @@ def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: st
 @dataclass(frozen=True, slots=True)
 class ConflictRow:
     pmid: str
-    title: Any
+    title: Markup | str  # the study's safe title, or its PMID when the record is not stored
     grades: tuple[tuple[views.GradeView, GradeEvent], ...]
 
 

@@ -6,7 +6,6 @@ ever print Markup built by the allow-list or plain text Jinja escapes itself.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +14,11 @@ from markupsafe import Markup
 
 from flows.curation.events import GradeEvent
 from flows.curation.ladder import load_ladder
+from flows.curation.suggest import Suggestion
+from flows.pubmed.highlight import query_pattern
 from flows.pubmed.records import Article
-from flows.web.sanitize import highlighter, pick_html, query_terms
+from flows.web.sanitize import pick_html
 
-PMID = re.compile(r"^[1-9][0-9]{0,9}$")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 
 
@@ -100,33 +100,30 @@ def _authors(article: Article, limit: int = 12) -> str:
     return ", ".join(names)
 
 
-def suggestion_dict(suggestion: Any) -> dict[str, Any] | None:
-    if suggestion is None:
-        return None
-    level = str(getattr(suggestion, "level", "") or "")
-    if not level:
+def suggestion_dict(suggestion: Suggestion | None) -> dict[str, Any] | None:
+    if suggestion is None or not suggestion.level:
         return None
     ladder = load_ladder()
     return {
-        "level": level,
-        "is_level": level in ladder.level_ids,  # "unclear" is a suggestion, never a grade
-        "label": ladder.label("levels", level),
-        "confidence": float(getattr(suggestion, "confidence", 0.0) or 0.0),
-        "reasons": tuple(str(r) for r in (getattr(suggestion, "reasons", ()) or ())),
+        "level": suggestion.level,
+        "is_level": suggestion.level in ladder.level_ids,  # "unclear" is a suggestion, never a grade
+        "label": ladder.label("levels", suggestion.level),
+        "confidence": suggestion.confidence,
+        "reasons": suggestion.reasons,
     }
 
 
 def study_view(
     article: Article,
     query: str,
-    suggestion: Any = None,
+    suggestion: Suggestion | None = None,
     *,
     mine: GradeView | None = None,
     others: Sequence[GradeView] = (),
     hidden_others: int = 0,
     blind: bool = False,
 ) -> StudyView:
-    pattern = highlighter(query_terms(query))
+    pattern = query_pattern(query)
     sections = tuple(
         Section(label=s.label, html=pick_html(s.html, s.text, pattern)) for s in article.abstract
     )

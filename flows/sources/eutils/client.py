@@ -20,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from math import ceil
 
 from flows.errors import ConfigError, FetchError
+from flows.ids import is_pmid
+from flows.pubmed.dates import date_bound
 from flows.pubmed.records import Article, ParseProblem
 from flows.sources.eutils.esearch import ESearchPage, parse_esearch
 from flows.sources.eutils.http import ClientStats, RetryableResponse, RetryPolicy, Transport
@@ -32,9 +34,7 @@ log = logging.getLogger("litgrade.eutils")
 PAGE_CAP = 9_999  # ESearch returns at most this many PMIDs of a PubMed query, however it is paged
 EARLIEST = dt.date(1800, 1, 1)  # before any PubMed entry date
 DEFAULT_BATCH = 200  # NCBI's advice for EFetch of PubMed records
-_PMID = re.compile(r"[1-9][0-9]{0,9}")
 _TOP_ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
-_DATE = re.compile(r"(\d{4})(?:/(\d{1,2}))?(?:/(\d{1,2}))?")
 
 
 class EutilsClient:
@@ -154,7 +154,7 @@ class EutilsClient:
     def fetch(self, pmids: Sequence[str]) -> Iterator[FetchBatch]:
         """Full records for `pmids` in batches, several requests in flight, yielded in request order."""
         wanted = list(dict.fromkeys(str(p).strip() for p in pmids))
-        bad = [p for p in wanted if not _PMID.fullmatch(p)]
+        bad = [p for p in wanted if not is_pmid(p)]
         if bad:
             yield FetchBatch(
                 requested=tuple(bad),
@@ -162,7 +162,7 @@ class EutilsClient:
                 missing=tuple(bad),
                 problems=tuple(ParseProblem(None, f"not a PMID: {p[:40]!r}") for p in bad),
             )
-        good = [p for p in wanted if _PMID.fullmatch(p)]
+        good = [p for p in wanted if is_pmid(p)]
         batches = [good[i : i + self.batch_size] for i in range(0, len(good), self.batch_size)]
         if not batches:
             return
@@ -218,18 +218,10 @@ def _parse_efetch(body: bytes) -> list[object]:
 
 
 def _parse_date(value: str, *, end: bool) -> dt.date:
-    m = _DATE.fullmatch(value.strip())
-    if not m:
+    parsed = date_bound(value, end=end)
+    if parsed is None:
         raise FetchError(f"date '{value}' is not YYYY/MM/DD")
-    year, month, day = int(m.group(1)), m.group(2), m.group(3)
-    if month is None:
-        return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
-    first = dt.date(year, int(month), 1)
-    if day is not None:
-        return dt.date(year, int(month), int(day))
-    if not end:
-        return first
-    return dt.date(year + first.month // 12, first.month % 12 + 1, 1) - dt.timedelta(days=1)
+    return parsed
 
 
 def _fmt(day: dt.date) -> str:
