@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from Bio import Entrez
 
-from flows.config import EutilsSettings
 from flows.sources.eutils.client import EutilsClient
 from flows.sources.eutils.ratelimit import RateLimiter
+from flows.sources.spec import EutilsSpec
 from tests.standin import Corpus, Latency, StandIn, start_standin
 
 NCBI = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
@@ -76,7 +76,7 @@ def typical(threads: int) -> tuple[int, str]:
 
 
 def litgrade(base_url: str) -> tuple[int, str]:
-    client = EutilsClient(EutilsSettings(base_url, "bench@litgrade.invalid", None), RateLimiter(LIMIT))
+    client = EutilsClient(EutilsSpec(base_url, "bench@litgrade.invalid", None), RateLimiter(LIMIT))
     result = client.search(QUERY)
     fetched = missing = 0
     for batch in client.fetch(result.pmids):
@@ -86,7 +86,7 @@ def litgrade(base_url: str) -> tuple[int, str]:
 
 
 def incremental(base_url: str, today: dt.date) -> tuple[int, str]:
-    client = EutilsClient(EutilsSettings(base_url, "bench@litgrade.invalid", None), RateLimiter(LIMIT))
+    client = EutilsClient(EutilsSpec(base_url, "bench@litgrade.invalid", None), RateLimiter(LIMIT))
     since = (today - dt.timedelta(days=8)).strftime("%Y/%m/%d")
     result = client.search(QUERY, mindate=since, maxdate=today.strftime("%Y/%m/%d"))
     return len(result.pmids), f"{result.requests} request(s) for {len(result.pmids)} new PMIDs"

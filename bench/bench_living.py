@@ -72,18 +72,19 @@ def write_project(root: Path, pmids_by_query: dict[str, list[str]]) -> Path:
 def plain_run(project: Path, store: Path, out: Path) -> None:
     """living_refresh's work with no Prefect: every task's `.fn`, the searches on 4 threads."""
     from flows.atomic import write_atomic
+    from flows.config import eutils_settings
     from flows.pipeline.living import graded_studies, previous_ratings, recheck_graded_studies
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import (
         _claim_outcome,
         fetch_and_store_records,
         finish_search_runs,
-        parse_run_time,
         plan_search_runs,
         record_search_results,
-        reset_sources,
+        run_stamp,
         search_pubmed,
     )
+    from flows.pipeline.sources import reset_sources
     from flows.project.claims import load_project
     from flows.reports.digest import Digest, render_digest
     from flows.reports.write import write_project_reports
@@ -91,16 +92,17 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
     from flows.store.db import connect
 
     proj = load_project(project)
-    when = parse_run_time(None)
+    when = run_stamp(None)
+    spec = eutils_settings()
     reset_sources()
     with project_lock(proj.name):
         previous_ratings(out / "index.json")
         claims_of, finals = graded_studies(proj)
         plans = plan_search_runs.fn(proj.name, list(proj.claims), "eutils", store, when)
         with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda p: search_pubmed.fn("eutils", p), plans))
+            results = list(pool.map(lambda p: search_pubmed.fn(spec, p), plans))
         new_hits, to_fetch = record_search_results.fn(proj.name, list(zip(plans, results, strict=True)), store)
-        fetched = fetch_and_store_records.fn("eutils", to_fetch, store, when)
+        fetched = fetch_and_store_records.fn(spec, to_fetch, store, when)
         with connect(store) as con:
             needed = {
                 p.claim.id: set(searches.claim_pmids(con, proj.name, p.claim.id)) & set(to_fetch)
@@ -111,7 +113,7 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
             for p, r in zip(plans, results, strict=True)
         ]
         finish_search_runs.fn(outcomes, store, when)
-        recheck_graded_studies.fn(proj.name, "eutils", claims_of, finals, store, when)
+        recheck_graded_studies.fn(proj.name, spec, claims_of, finals, store, when)
         write_project_reports(proj, store, out)
         text = render_digest(Digest(proj.name, when.isoformat(), "eutils"))
         write_atomic(out / "digest" / f"{when.date()}.md", text)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flows.errors import ConfigError
+from flows.errors import ConfigError, InputError
 
-NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
-TOOL_NAME = "litgrade"
+if TYPE_CHECKING:
+    from flows.sources.spec import EutilsSpec, MirrorSpec, SourceSpec
 
 
 def home() -> Path:
@@ -60,37 +60,38 @@ def quiet_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
-@dataclass(frozen=True, slots=True)
-class EutilsSettings:
-    base_url: str
-    email: str
-    api_key: str | None
-    tool: str = TOOL_NAME
-
-    @property
-    def is_live_ncbi(self) -> bool:
-        return self.base_url.rstrip("/") == NCBI_EUTILS_URL.rstrip("/")
-
-    @property
-    def max_requests_per_second(self) -> float:
-        """NCBI's rule: 3 requests/s without an API key, 10 with one; LITGRADE_RATE may lower it."""
-        ceiling = 10.0 if self.api_key else 3.0
-        override = os.environ.get("LITGRADE_RATE")
-        if override:
-            try:
-                return min(ceiling, float(override))
-            except ValueError as exc:
-                raise ConfigError(f"LITGRADE_RATE={override!r} is not a number") from exc
-        return ceiling
+def prefect_server_paces() -> bool:
+    """A Prefect server (PREFECT_API_URL) holds the NCBI pace for every process unless
+    LITGRADE_GLOBAL_PACE=off (a server no other process shares, or a measurement of the per-process
+    limiter alone)."""
+    if os.environ.get("LITGRADE_GLOBAL_PACE", "on").strip().lower() in {"off", "0", "false", "no"}:
+        return False
+    return bool(os.environ.get("PREFECT_API_URL"))
 
 
-def eutils_settings() -> EutilsSettings:
+def eutils_settings() -> EutilsSpec:
+    """E-utilities as this environment configures it: LITGRADE_EUTILS_URL, NCBI_EMAIL, NCBI_API_KEY,
+    LITGRADE_RATE (a ceiling below NCBI's 3 or 10 requests/s) and the global pace."""
+    from pydantic import SecretStr  # imported here (as the spec is) to keep `litgrade --help` fast
+
+    from flows.sources.spec import NCBI_EUTILS_URL, EutilsSpec
+
     base_url = os.environ.get("LITGRADE_EUTILS_URL", NCBI_EUTILS_URL)
     if not base_url.endswith("/"):
         base_url += "/"
     email = os.environ.get("NCBI_EMAIL", "").strip()
-    settings = EutilsSettings(
-        base_url=base_url, email=email, api_key=os.environ.get("NCBI_API_KEY") or None
+    api_key = os.environ.get("NCBI_API_KEY") or None
+    override = os.environ.get("LITGRADE_RATE")
+    try:
+        rate = float(override) if override else None
+    except ValueError as exc:
+        raise ConfigError(f"LITGRADE_RATE={override!r} is not a number") from exc
+    settings = EutilsSpec(
+        base_url=base_url,
+        email=email,
+        api_key=SecretStr(api_key) if api_key else None,
+        rate=rate,
+        global_pace=prefect_server_paces(),
     )
     if settings.is_live_ncbi and not email:
         raise ConfigError(
@@ -98,3 +99,30 @@ def eutils_settings() -> EutilsSettings:
             "(export NCBI_EMAIL=you@example.org), or point LITGRADE_EUTILS_URL at a mirror"
         )
     return settings
+
+
+def mirror_spec() -> MirrorSpec:
+    """The mirror file this environment names (LITGRADE_MIRROR), which must exist."""
+    from flows.sources.spec import MirrorSpec
+
+    path = mirror_path()
+    if not path.exists():
+        raise ConfigError(
+            f"no mirror at {path}: build one with `litgrade mirror ingest FILE...` or set LITGRADE_MIRROR"
+        )
+    return MirrorSpec(path=path)
+
+
+def source_spec(kind: str) -> SourceSpec:
+    """The source named on the command line or in a deployment, configured from this environment.
+
+    Raises ConfigError (NCBI_EMAIL missing, no mirror file) or InputError (unknown name) in one line,
+    so the CLI answers before any flow starts.
+    """
+    from flows.sources.spec import SOURCE_KINDS
+
+    if kind == "eutils":
+        return eutils_settings()
+    if kind == "mirror":
+        return mirror_spec()
+    raise InputError(f"unknown source '{kind}': use {' or '.join(repr(k) for k in SOURCE_KINDS)}")

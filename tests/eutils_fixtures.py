@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from flows.config import EutilsSettings
 from flows.sources.eutils.client import EutilsClient
 from flows.sources.eutils.http import RetryPolicy
 from flows.sources.eutils.ratelimit import RateLimiter
+from flows.sources.spec import EutilsSpec
 from tests.standin import Corpus, StandIn, load_corpus_dir, start_standin
 
 
@@ -32,8 +32,8 @@ def standin(sample_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 FAST_RETRY = RetryPolicy(attempts=5, base=0.01, cap=0.05, throttled_floor=0.05)
 
 
-def settings_for(server: StandIn, api_key: str | None = None) -> EutilsSettings:
-    return EutilsSettings(base_url=server.base_url, email="tests@litgrade.invalid", api_key=api_key)
+def settings_for(server: StandIn, api_key: str | None = None) -> EutilsSpec:
+    return EutilsSpec(base_url=server.base_url, email="tests@litgrade.invalid", api_key=api_key)
 
 
 def fast_client(server: StandIn, *, rate: float = 200.0, **kwargs: Any) -> EutilsClient:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import NCBI_EUTILS_URL, EutilsSettings, eutils_settings
+from flows.config import eutils_settings
 from flows.errors import ConfigError, FetchError
 from flows.sources.eutils.client import EutilsClient
 from flows.sources.eutils.esearch import parse_esearch
 from flows.sources.eutils.http import RetryPolicy
 from flows.sources.eutils.ratelimit import RateLimiter
 from flows.sources.protocol import FetchBatch
+from flows.sources.spec import NCBI_EUTILS_URL, EutilsSpec
 from tests.eutils_fixtures import fast_client, sample_corpus, settings_for, standin  # noqa: F401
 from tests.standin import Corpus, Latency, StandIn, start_standin
 
@@ -198,11 +199,11 @@ def test_missing_email_against_live_ncbi_is_a_config_error(monkeypatch: pytest.M
     with pytest.raises(ConfigError, match="NCBI_EMAIL"):
         eutils_settings()
     with pytest.raises(ConfigError, match="NCBI_EMAIL"):
-        EutilsClient(EutilsSettings(NCBI_EUTILS_URL, "", None))
+        EutilsClient(EutilsSpec(NCBI_EUTILS_URL, "", None))
 
 
 def test_connection_refused_gives_up_with_a_clear_error() -> None:
-    settings = EutilsSettings("http://127.0.0.1:9/entrez/eutils/", "a@b.c", None)
+    settings = EutilsSpec("http://127.0.0.1:9/entrez/eutils/", "a@b.c", None)
     client = EutilsClient(settings, RateLimiter(100), retry=RetryPolicy(2, 0.01, 0.01, 0.01))
     with pytest.raises(FetchError, match=r"failed 2 times.*URLError"):
         client.search("anything")

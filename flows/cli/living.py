@@ -31,20 +31,22 @@ def update(
 
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
+    from flows import config
     from flows.pipeline.lock import ensure_free
+    from flows.pipeline.refresh import check_runner, parse_run_time
     from flows.project.claims import load_project
 
     proj = load_project(project)
-    ensure_free(proj.name)  # refuse before Prefect starts: a clear message, nothing written
+    # Refuse before Prefect starts: a clear message, nothing written.
+    spec = config.source_spec(source)
+    when = parse_run_time(run_time)
+    chosen = check_runner(runner)
+    ensure_free(proj.name)
 
     from flows.pipeline.living import living_refresh
 
     summary = living_refresh(
-        project=str(proj.dir),
-        source=source,
-        run_time=run_time,
-        reports_dir=str(reports_dir) if reports_dir else None,
-        runner=runner,
+        project=str(proj.dir), source=spec, run_time=when, reports_dir=reports_dir, runner=chosen
     )
     typer.echo(f"digest: {summary.digest_path}")
     typer.echo(summary.digest_path.read_text(encoding="utf-8").strip())
@@ -78,7 +80,9 @@ def schedule(
 
     from prefect.schedules import Cron, Interval
 
+    from flows import config
     from flows.pipeline.living import living_refresh
+    from flows.pipeline.refresh import check_runner
     from flows.project.claims import load_project
 
     if not os.environ.get("PREFECT_API_URL"):
@@ -89,6 +93,8 @@ def schedule(
     if (cron is None) == (interval is None):
         raise ConfigError('give exactly one of --cron "0 6 * * 1" or --interval SECONDS')
     proj = load_project(project)
+    config.source_spec(source)  # configuration errors now, not at the first scheduled run
+    chosen = check_runner(runner)
     plan = (
         Cron(cron, timezone=timezone)
         if cron is not None
@@ -99,9 +105,11 @@ def schedule(
         schedules=[plan],
         parameters={
             "project": str(proj.dir),
+            # The name, not the spec: each run configures it from this process's environment, and
+            # the deployment stored on the server never holds the API key.
             "source": source,
             "reports_dir": str(reports_dir.resolve()) if reports_dir else None,
-            "runner": runner,
+            "runner": chosen,
         },
         print_starting_message=True,
         limit=1,  # a run due while the previous one is still going waits for it (the lock would refuse it)

@@ -38,18 +38,18 @@ def refresh(
     Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle --claim k2-leg-cramps
     """
     from flows.pipeline.lock import project_lock
-    from flows.pipeline.refresh import refresh_with_runner
+    from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner
     from flows.project.claims import load_project
     from flows.tui import progress
 
     proj = load_project(project)  # validate before Prefect starts
-    refresh_flow = refresh_with_runner(runner)
+    spec = config.source_spec(source)
+    when = parse_run_time(run_time)
+    refresh_flow = refresh_with_runner(check_runner(runner))
     progress.set_sink(progress.TerminalProgress() if sys.stderr.isatty() else progress.LogProgress())
     try:
         with project_lock(proj.name):
-            summary = refresh_flow(
-                project=str(proj.dir), claim=claim, source=source, run_time=run_time
-            )
+            summary = refresh_flow(project=str(proj.dir), claim=claim, source=spec, run_time=when)
     finally:
         progress.set_sink(None)
         if sys.stderr.isatty():

@@ -14,10 +14,7 @@ Determinism is the point (a fresh clone must reproduce reports/k2-muscle/ byte f
 from __future__ import annotations
 
 import datetime as dt
-import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,20 +76,6 @@ def _remove_duckdb(path: Path) -> None:
         candidate.unlink(missing_ok=True)
 
 
-@contextmanager
-def _mirror_env(mirror: Path) -> Iterator[None]:
-    """The refresh picks its mirror from LITGRADE_MIRROR (its tasks may run in other processes)."""
-    before = os.environ.get("LITGRADE_MIRROR")
-    os.environ["LITGRADE_MIRROR"] = str(mirror)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("LITGRADE_MIRROR", None)
-        else:
-            os.environ["LITGRADE_MIRROR"] = before
-
-
 def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """Make `out_dir`'s report files equal `staging`'s; returns (files written, stale files removed).
 
@@ -121,6 +104,7 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     from flows.pipeline.refresh import refresh_flow
     from flows.project.claims import load_project
     from flows.reports.write import write_project_reports
+    from flows.sources.spec import MirrorSpec
 
     snapshot = snapshot_file()
     out_dir = Path(out_dir) if out_dir else reports_dir()
@@ -142,11 +126,10 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
         raise ConfigError(f"{snapshot}: no record carries a date, so the demo has no snapshot date")
     snapshot_day: dt.date = ingest.snapshot_date
     # Stamping runs with the snapshot's own date keeps "evidence as of" a property of the data.
-    run_time = dt.datetime.combine(snapshot_day, dt.time()).isoformat()
+    run_time = dt.datetime.combine(snapshot_day, dt.time())
     # Search runs get their ids in claim order before any search starts, and each new record is
     # fetched and stored once for all claims, so parallel searches keep the output deterministic.
-    with _mirror_env(mirror):
-        refresh_flow(project=str(project.dir), source="mirror", db_path=str(store), run_time=run_time)
+    refresh_flow(project=str(project.dir), source=MirrorSpec(path=mirror), db_path=store, run_time=run_time)
 
     with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:
         summary = write_project_reports(project, store, Path(staging), snapshot_note=SNAPSHOT_NOTE)

@@ -1,8 +1,9 @@
 """One NCBI pace across processes and machines, held by the Prefect server's global rate limit.
 
 A per-process limiter multiplied by N processes (Dask workers, several Prefect workers, a scheduled
-run beside a manual one) breaks NCBI's rule. When a Prefect server is configured (PREFECT_API_URL)
-and the global concurrency limit `ncbi-eutils` exists, every request also takes a slot from it.
+run beside a manual one) breaks NCBI's rule. When a Prefect server is configured (PREFECT_API_URL,
+`EutilsSpec.global_pace`) and the global concurrency limit `ncbi-eutils` exists, every request also
+takes a slot from it.
 
 The limit is created with ONE slot that decays at the request rate: a slot every 1/rate seconds, so no
 one-second window holds more than `rate` starts across all processes. (A limit of `rate` slots would
@@ -11,7 +12,6 @@ allow a burst of `rate` and then `rate` more within the same second.)
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -22,14 +22,6 @@ GLOBAL_LIMIT_NAME = "ncbi-eutils"
 DECAY_FRACTION = 0.9
 # A process spaces its own starts a little wider than the slot's decay (see GlobalPacer).
 LOCAL_FRACTION = 0.8
-
-
-def server_configured() -> bool:
-    """A Prefect server holds the pace unless LITGRADE_GLOBAL_PACE=off (a server no other process
-    shares, or a measurement of the per-process limiter alone)."""
-    if os.environ.get("LITGRADE_GLOBAL_PACE", "on").strip().lower() in {"off", "0", "false", "no"}:
-        return False
-    return bool(os.environ.get("PREFECT_API_URL"))
 
 
 class GlobalPacer(RateLimiter):
@@ -94,12 +86,12 @@ def ensure_global_limit(rate: float, name: str = GLOBAL_LIMIT_NAME) -> None:
 _pacers: dict[float, GlobalPacer] = {}
 
 
-def pacer_for(rate: float) -> RateLimiter:
-    """The server-wide pacer when a Prefect server is there, else the process-wide limiter.
+def pacer_for(rate: float, *, server: bool) -> RateLimiter:
+    """The server-wide pacer when the Prefect server holds the pace, else the process-wide limiter.
 
     Either way one object per process and rate, shared by every client and thread.
     """
-    if not server_configured():
+    if not server:
         return shared_limiter(rate)
     if rate not in _pacers:
         ensure_global_limit(rate)

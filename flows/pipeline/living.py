@@ -6,7 +6,9 @@ The run ends Completed only if every claim succeeded; otherwise Failed with the 
 and reporting everything that did succeed), and the next run retries what failed.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Prefect validates the flow parameters against these
+# annotations, and a served run gets this module by value (prefect.bundles), without the globals that
+# would resolve them from strings.
 
 import datetime as dt
 import json
@@ -15,27 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
 
 from flows import config
 from flows.atomic import write_atomic
 from flows.curation.events import FinalGrade
 from flows.evidence.recheck import StudyChange, compare_versions
 from flows.pipeline.lock import project_lock
-from flows.pipeline.refresh import (
-    ClaimsFailedError,
-    parse_run_time,
-    refresh_with_runner,
-    source_for,
-    store_busy,
-    store_records,
-)
+from flows.pipeline.refresh import ClaimsFailedError, Runner, refresh_with_runner, run_stamp, store_records
+from flows.pipeline.sources import open_source, resolve
+from flows.pipeline.tasks import store_task
 from flows.project.claims import Project, load_project
 from flows.reports.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
 from flows.reports.write import write_project_reports
 from flows.sources.protocol import search_notes
+from flows.sources.spec import SourceKind, SourceSpec
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
 from flows.store.db import connect
@@ -78,11 +75,10 @@ class RecheckOutcome:
     errors: list[str] = field(default_factory=list)  # batches that failed: re-checked next run
 
 
-@task(name="recheck-graded-studies", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=store_busy)
+@store_task(name="recheck-graded-studies")
 def recheck_graded_studies(
     project: str,
-    source_kind: str,
+    source: SourceSpec,
     claims_of: Mapping[str, set[str]],
     finals: Mapping[tuple[str, str], FinalGrade],
     db_path: Path,
@@ -96,7 +92,7 @@ def recheck_graded_studies(
         before = article_store.get_articles(con, sorted(claims_of))
     if not before:
         return outcome
-    for batch in source_for(source_kind).fetch(list(before)):
+    for batch in open_source(source).fetch(list(before)):
         if batch.failed:
             outcome.errors.append(batch.error or "batch failed")
         if not batch.articles:
@@ -154,34 +150,33 @@ def artifact_key(prefix: str, name: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"{prefix}-{name}".lower())).strip("-")
 
 
-@flow(name="living-refresh", flow_run_name="living-refresh {project}", validate_parameters=False)
+@flow(name="living-refresh", flow_run_name="living-refresh {project}")
 def living_refresh(
     project: str,
-    source: str = "eutils",
-    db_path: str | None = None,
-    run_time: str | None = None,
-    reports_dir: str | None = None,
-    runner: str = "threads",
+    source: SourceSpec | SourceKind = "eutils",
+    db_path: Path | None = None,
+    run_time: dt.datetime | None = None,
+    reports_dir: Path | None = None,
+    runner: Runner = "threads",
 ) -> LivingSummary:
     """The scheduled run of one project: refresh, re-check, report, digest.
 
-    `runner` "dask" runs the claims' refresh tasks on a local Dask cluster (needs a Prefect server).
+    `source` is a spec, or (as in prefect.yaml) a source's name to configure from the environment of
+    the process the run happens in. `runner` "dask" runs the claims' refresh tasks on a local Dask
+    cluster (needs a Prefect server).
     """
     proj = load_project(project)
-    store_path = Path(db_path) if db_path else config.db_path()
-    out_dir = Path(reports_dir) if reports_dir else config.reports_dir(proj.name)
-    when = parse_run_time(run_time)
+    store_path = db_path or config.db_path()
+    out_dir = reports_dir or config.reports_dir(proj.name)
+    when = run_stamp(run_time)
+    spec = resolve(source)
     with project_lock(proj.name):
         before = previous_ratings(out_dir / "index.json")
         claims_of, finals = graded_studies(proj)
         refreshed = refresh_with_runner(runner)(
-            project=str(proj.dir),
-            source=source,
-            db_path=str(store_path),
-            run_time=when.isoformat(),
-            raise_on_failure=False,
+            project=str(proj.dir), source=spec, db_path=store_path, run_time=when, raise_on_failure=False
         )
-        recheck = recheck_graded_studies(proj.name, source, claims_of, finals, store_path, when)
+        recheck = recheck_graded_studies(proj.name, spec, claims_of, finals, store_path, when)
         new_pmids = sorted({p for c in refreshed.claims for p in c.new_hits})
         with connect(store_path) as con:
             titles = {pmid: a.title for pmid, a in article_store.get_articles(con, new_pmids).items()}
@@ -191,7 +186,7 @@ def living_refresh(
         digest = Digest(
             project=proj.name,
             run_time=when.isoformat(),
-            source=source,
+            source=spec.kind,
             new_studies={
                 c.claim_id: [NewStudy(p, titles.get(p, "(not fetched)")) for p in c.new_hits]
                 for c in refreshed.claims

@@ -1,19 +1,21 @@
 """The `refresh` Prefect flow: for each claim, search → fetch the records not yet stored → store.
 
-Composes a SearchSource (E-utilities or mirror) with the DuckDB store; holds no domain logic itself.
+Composes a SearchSource (E-utilities or mirror, opened from the source spec it is given) with the
+DuckDB store; holds no domain logic itself.
 HTTP retries belong to the E-utilities client alone (one retry policy, issue 4), so the search and
 fetch tasks have no Prefect retries; the store tasks retry only when the DuckDB file is busy.
 Records are stored batch by batch, so a run that dies keeps what it fetched and the next run resumes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Prefect validates the flow parameters against these
+# annotations, and a served run gets this module by value (prefect.bundles), without the globals that
+# would resolve them from strings.
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -22,11 +24,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import config
 from flows.curation.suggest import suggest
-from flows.errors import ConfigError, InputError, LitgradeError, StoreBusyError
+from flows.errors import ConfigError, InputError, LitgradeError
 from flows.pipeline.plan import SearchWindow, plan_window, query_hash, run_status
+from flows.pipeline.sources import open_source, reset_sources, resolve
+from flows.pipeline.tasks import store_task
 from flows.project.claims import Claim, load_project
 from flows.pubmed.records import Article
-from flows.sources.protocol import SearchResult, SearchSource, search_notes
+from flows.sources.protocol import SearchResult, search_notes
+from flows.sources.spec import SourceKind, SourceSpec
 from flows.store import articles as article_store
 from flows.store import searches
 from flows.store.db import connect
@@ -134,58 +139,6 @@ class RefreshSummary:
         )
 
 
-_sources: dict[str, SearchSource] = {}
-_sources_lock = threading.Lock()
-
-
-def source_for(kind: str) -> SearchSource:
-    """One source per kind per process: every task shares its rate limiter and connection pool.
-
-    Tasks receive the kind, not the object, so they can run in other processes (Dask workers).
-    """
-    with _sources_lock:
-        if kind not in _sources:
-            _sources[kind] = make_source(kind)
-        return _sources[kind]
-
-
-def reset_sources() -> None:
-    """Forget cached sources (configuration changed, e.g. between tests)."""
-    with _sources_lock:
-        _sources.clear()
-
-
-def make_source(kind: str) -> SearchSource:
-    if kind == "eutils":
-        from flows.pipeline.global_pace import pacer_for
-        from flows.sources.eutils.client import EutilsClient
-
-        settings = config.eutils_settings()
-        return EutilsClient(settings, limiter=pacer_for(settings.max_requests_per_second))
-    if kind == "mirror":
-        from flows.sources.mirror.source import MirrorSource
-        from flows.store.mirror import MirrorIndex
-
-        path = config.mirror_path()
-        if not path.exists():
-            raise ConfigError(
-                f"no mirror at {path}: build one with `litgrade mirror ingest FILE...` "
-                "or set LITGRADE_MIRROR"
-            )
-        return MirrorSource(MirrorIndex(path))
-    raise InputError(f"unknown source '{kind}': use 'eutils' or 'mirror'")
-
-
-def store_busy(task: Any, task_run: Any, state: Any) -> bool:
-    try:
-        state.result()
-    except StoreBusyError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
 @dataclass(frozen=True)
 class PlannedSearch:
     claim: Claim
@@ -193,8 +146,7 @@ class PlannedSearch:
     run_id: int
 
 
-@task(name="plan-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=store_busy)
+@store_task(name="plan-search-runs")
 def plan_search_runs(
     project: str, claims: Sequence[Claim], source_kind: str, db_path: Path, run_time: dt.datetime
 ) -> list[PlannedSearch]:
@@ -228,8 +180,8 @@ def plan_search_runs(
 
 
 @task(name="search-pubmed", task_run_name="search-pubmed {plan.claim.id}", cache_policy=NONE)
-def search_pubmed(source_kind: str, plan: PlannedSearch) -> SearchResult:
-    result = source_for(source_kind).search(
+def search_pubmed(source: SourceSpec, plan: PlannedSearch) -> SearchResult:
+    result = open_source(source).search(
         plan.claim.query, mindate=plan.window.mindate, maxdate=plan.window.maxdate
     )
     sink = progress.sink()
@@ -238,8 +190,7 @@ def search_pubmed(source_kind: str, plan: PlannedSearch) -> SearchResult:
     return result
 
 
-@task(name="record-search-results", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=store_busy)
+@store_task(name="record-search-results")
 def record_search_results(
     project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]], db_path: Path
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -270,16 +221,15 @@ def refresh_stale_suggestions(con: Any, now: dt.datetime) -> None:
         save_suggestions(con, [(a, suggest(a)) for a in stored.values()], now)
 
 
-@task(name="fetch-and-store-records", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=store_busy)
+@store_task(name="fetch-and-store-records")
 def fetch_and_store_records(
-    source_kind: str, pmids: Sequence[str], db_path: Path, now: dt.datetime
+    source: SourceSpec, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
     """Fetch the records no claim has stored yet, once each, and store them batch by batch; then
     bring stale suggestions (older record version or older rules) up to date."""
     outcome = FetchOutcome()
     sink = progress.sink()
-    for batch in source_for(source_kind).fetch(list(pmids)) if pmids else ():
+    for batch in open_source(source).fetch(list(pmids)) if pmids else ():
         if batch.failed:
             outcome.failed_pmids.extend(batch.requested)
             outcome.errors.append(batch.error or "batch failed")
@@ -319,8 +269,7 @@ def _claim_outcome(
     return outcome
 
 
-@task(name="finish-search-runs", cache_policy=NONE, retries=3, retry_delay_seconds=2,
-      retry_condition_fn=store_busy)
+@store_task(name="finish-search-runs")
 def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.datetime) -> None:
     with connect(db_path) as con:
         for outcome in outcomes:
@@ -337,24 +286,30 @@ def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.
             )
 
 
-RUNNERS = ("threads", "dask")
+Runner = Literal["threads", "dask"]
+RUNNERS: tuple[Runner, ...] = ("threads", "dask")
 
 
-def refresh_with_runner(runner: str) -> Any:
-    """The refresh flow on the chosen task runner: threads in this process (default), or a local Dask
-    cluster (prefect-dask) for large projects. Dask needs a Prefect server: worker processes report
-    task runs to it, and they pace NCBI through its global rate limit (flows/pipeline/global_pace.py)."""
-    if runner == "threads":
-        return refresh_flow
-    if runner != "dask":
+def check_runner(runner: str) -> Runner:
+    """The task runner named on the command line, refused in one line if unknown, or if it is Dask and
+    no Prefect server is configured (its worker processes report task runs to the server)."""
+    chosen = next((r for r in RUNNERS if r == runner), None)
+    if chosen is None:
         raise InputError(f"unknown runner '{runner}': use one of {', '.join(RUNNERS)}")
-    from flows.pipeline.global_pace import server_configured
-
-    if not server_configured():
+    if chosen == "dask" and not config.prefect_server_paces():
         raise ConfigError(
             "--runner dask needs a Prefect server (tasks run in other processes): run "
             "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
+    return chosen
+
+
+def refresh_with_runner(runner: Runner) -> Any:
+    """The refresh flow on the chosen task runner: threads in this process (default), or a local Dask
+    cluster (prefect-dask) for large projects. Dask needs a Prefect server: worker processes report
+    task runs to it, and they pace NCBI through its global rate limit (flows/pipeline/global_pace.py)."""
+    if check_runner(runner) == "threads":
+        return refresh_flow
     from prefect_dask import DaskTaskRunner
 
     return refresh_flow.with_options(
@@ -364,47 +319,56 @@ def refresh_with_runner(runner: str) -> Any:
     )
 
 
-def parse_run_time(run_time: str | None) -> dt.datetime:
+def parse_run_time(run_time: str | None) -> dt.datetime | None:
+    """A --run-time option as a date-time (None: now, when the run starts)."""
     if not run_time:
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return None
     try:
-        parsed = dt.datetime.fromisoformat(run_time)
+        return dt.datetime.fromisoformat(run_time)
     except ValueError as exc:
         raise InputError(f"run time '{run_time}' is not an ISO date-time (e.g. 2026-11-24T06:00:00)") from exc
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def run_stamp(run_time: dt.datetime | None) -> dt.datetime:
+    """The time a run's records are stamped with: naive UTC, whole seconds when it is now."""
+    if run_time is None:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return run_time.astimezone(dt.UTC).replace(tzinfo=None) if run_time.tzinfo else run_time
 
 
 @flow(
     name="refresh",
     flow_run_name="refresh {project}",
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CLAIMS),  # type: ignore[arg-type]
-    validate_parameters=False,
 )
 def refresh_flow(
     project: str,
     claim: str | None = None,
-    source: str = "eutils",
-    db_path: str | None = None,
-    run_time: str | None = None,
+    source: SourceSpec | SourceKind = "eutils",
+    db_path: Path | None = None,
+    run_time: dt.datetime | None = None,
     raise_on_failure: bool = True,
 ) -> RefreshSummary:
     """Refresh a project's claims (all, or one) from `source` into the store at `db_path`.
 
-    `run_time` (ISO) stamps the search runs; the demo passes its snapshot date so output is
-    deterministic. Raises ClaimsFailedError after storing everything that succeeded (unless
-    `raise_on_failure` is off: then the caller reads the failures from the summary).
+    `source` is a spec (`flows.config.source_spec` builds one from the environment), or a source's
+    name to configure from this process's environment. `run_time` stamps the search runs; the demo
+    passes its snapshot date so output is deterministic. Raises ClaimsFailedError after storing
+    everything that succeeded (unless `raise_on_failure` is off: then the caller reads the failures
+    from the summary).
     """
     proj = load_project(project)
     claims = [proj.claim(claim)] if claim else list(proj.claims)
-    store_path = Path(db_path) if db_path else config.db_path()
-    when = parse_run_time(run_time)
-    reset_sources()  # pick up the current environment (URL, key, mirror path)
-    search_source = source_for(source)  # fail fast on configuration before any task runs
+    store_path = db_path or config.db_path()
+    when = run_stamp(run_time)
+    spec = resolve(source)
+    reset_sources()  # this run's own traffic figures, and a mirror rebuilt since the last run read anew
+    search_source = open_source(spec)
     sink = progress.sink()
     if sink:
         sink.started(len(claims))
-    plans = plan_search_runs(proj.name, claims, source, store_path, when)
-    futures = [search_pubmed.submit(source, plan) for plan in plans]
+    plans = plan_search_runs(proj.name, claims, spec.kind, store_path, when)
+    futures = [search_pubmed.submit(spec, plan) for plan in plans]
     results: list[SearchResult | BaseException] = []
     for future in futures:
         try:
@@ -414,7 +378,7 @@ def refresh_flow(
     searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
     new_hits, outstanding = record_search_results(proj.name, searched, store_path)
     to_fetch = list(dict.fromkeys(p for pmids in outstanding.values() for p in pmids))
-    fetched = fetch_and_store_records(source, to_fetch, store_path, when)
+    fetched = fetch_and_store_records(spec, to_fetch, store_path, when)
     outcomes = [
         _claim_outcome(
             p, r, new_hits.get(p.claim.id, []), set(outstanding.get(p.claim.id, [])), fetched
@@ -428,7 +392,7 @@ def refresh_flow(
     stats = getattr(search_source, "stats", None)
     summary = RefreshSummary(
         project=proj.name,
-        source=source,
+        source=spec.kind,
         run_time=when.isoformat(),
         claims=outcomes,
         stats=stats.as_dict() if stats is not None else {},

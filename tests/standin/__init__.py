@@ -1,7 +1,7 @@
 """A local stand-in for NCBI E-utilities: a real HTTP server on 127.0.0.1 for tests and benchmarks.
 
     with start_standin(load_corpus(files), limit_without_key=3) as standin:
-        client = EutilsClient(EutilsSettings(standin.base_url, "me@example.org", None))
+        client = EutilsClient(EutilsSpec(standin.base_url, "me@example.org", None))
         ...
         assert not standin.entries(status=429)
 

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from math import ceil
 
-from flows.config import EutilsSettings
 from flows.errors import ConfigError, FetchError
 from flows.ids import is_pmid
 from flows.pubmed.dates import date_bound
@@ -28,6 +27,7 @@ from flows.sources.eutils.esearch import ESearchPage, parse_esearch
 from flows.sources.eutils.http import ClientStats, RetryableResponse, RetryPolicy, Transport
 from flows.sources.eutils.ratelimit import RateLimiter, shared_limiter
 from flows.sources.protocol import FetchBatch, SearchResult
+from flows.sources.spec import EutilsSpec
 
 log = logging.getLogger("litgrade.eutils")
 
@@ -42,7 +42,7 @@ class EutilsClient:
 
     def __init__(
         self,
-        settings: EutilsSettings,
+        settings: EutilsSpec,
         limiter: RateLimiter | None = None,
         *,
         retry: RetryPolicy | None = None,

@@ -24,9 +24,9 @@ from typing import TypeVar
 
 from Bio import Entrez
 
-from flows.config import EutilsSettings
 from flows.errors import FetchError
 from flows.sources.eutils.ratelimit import RateLimiter
+from flows.sources.spec import EutilsSpec
 
 log = logging.getLogger("litgrade.eutils")
 T = TypeVar("T")
@@ -81,7 +81,7 @@ class ClientStats:
 class Transport:
     def __init__(
         self,
-        settings: EutilsSettings,
+        settings: EutilsSpec,
         limiter: RateLimiter,
         retry: RetryPolicy,
         stats: ClientStats,
@@ -97,8 +97,8 @@ class Transport:
 
     def build(self, tool: str, params: dict[str, object]) -> urllib.request.Request:
         full: dict[str, object] = {"tool": self.settings.tool, "email": self.settings.email}
-        if self.settings.api_key:
-            full["api_key"] = self.settings.api_key
+        if self.settings.key:
+            full["api_key"] = self.settings.key
         full.update(params)
         return Entrez._build_request(f"{self.settings.base_url}{tool}.fcgi", full)
 
