@@ -20,7 +20,7 @@ from flows.curation.ladder import load_ladder
 from flows.evidence.rating import RatingRules, load_rules, rate_claim
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article
-from flows.store.searches import SearchRun
+from flows.sources.runs import SearchRun
 
 CLAIM_SCHEMA_ID = "litgrade.claim-report/1"
 SCORECARD_SCHEMA_ID = "litgrade.scorecard/1"
