@@ -30,4 +30,4 @@ bench: setup
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf .data test-artifacts
+	rm -rf .data test-artifacts build *.egg-info  # the last two: left by a non-editable `pip install .`

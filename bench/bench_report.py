@@ -25,7 +25,7 @@ from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article, Author, Journal, PubDate, PublicationType
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
 from flows.reports.write import render_all, write_files_atomic
-from flows.store.searches import SearchRun
+from flows.sources.runs import SearchRun
 
 POOL = 5000
 

@@ -1,6 +1,6 @@
 """Reports end to end on a real DuckDB store and real grade files: PRISMA boxes reconcile with direct
 SQL, output is byte-identical for the same inputs, hostile text stays text, JSON matches its schema,
-changes since the previous report, offline-snapshot statement, and the Prefect flow."""
+changes since the previous report, offline-snapshot statement, and the store left untouched."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from flows.reports.render import inline_html, md
 from flows.reports.write import write_project_reports
 from flows.store import searches
 from flows.store.db import connect
+from flows.store.grades import load_project_grades
 from tests.test_report_fixtures import PROJECT, build_store, ev, report_setup, write_project  # noqa: F401
 
 Setup = tuple[Project, Path, Path]
@@ -90,6 +91,7 @@ def test_prisma_boxes_reconcile_with_direct_queries(report_setup: Setup, claim: 
     hits = "FROM claim_hits h WHERE h.project = ? AND h.claim_id = ?"
     finals = "FROM final_grades f JOIN claim_hits h ON h.project = f.project AND h.claim_id = f.claim_id AND h.pmid = f.pmid WHERE f.project = ? AND f.claim_id = ?"
     with connect(db) as con:
+        load_project_grades(con, project)  # what `litgrade grades load` does: the report itself never writes
         per_run = dict(
             con.execute(
                 "SELECT r.run_id, count(rh.pmid) FROM search_runs r LEFT JOIN run_hits rh USING (run_id) "
@@ -349,18 +351,55 @@ def test_unreadable_previous_report_starts_afresh(report_setup: Setup) -> None: 
     assert load(out, "k2-vessels.json")["changes"]["first_report"] is True
 
 
-@pytest.mark.slow  # the session's Prefect harness takes ~30 s to start when this is the first flow test
-def test_report_flow_leaves_artifact(report_setup: Setup, prefect_harness: None) -> None:  # noqa: F811
-    from prefect.artifacts import Artifact
-
-    from flows.pipeline.report_flow import report_flow
+def test_report_is_read_only_on_the_store(report_setup: Setup) -> None:  # noqa: F811
+    """Another process holds the store read-only (as the web app does) for the whole report: the
+    report neither waits for it nor changes a byte of the file."""
+    import subprocess
+    import sys
 
     project, db, out = report_setup
-    summary = report_flow(project=str(project.dir), db_path=str(db), out_dir=str(out))
-    assert (out / "index.html").is_file() and len(summary.files) == 9
-    data = str(getattr(Artifact.get(f"report-{PROJECT}"), "data", ""))  # the stored artifact, not a coroutine
-    assert "| k2-vessels | Strong | `strong` | 4 | 2 | 1 |" in data
-    assert SNAPSHOT_SENTENCE in data
+    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with connect(db, read_only=True, wait_seconds=0):  # the holder really shares the file
+            pass
+        summary = write_project_reports(project, db, out)
+    finally:
+        holder.communicate("", timeout=30)
+    assert len(summary.files) == 9
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+
+
+def test_never_searched_report_creates_no_store(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "curated")
+    write_project_reports(project, tmp_path / "none.duckdb", tmp_path / "out")
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_store_older_than_the_code_is_one_clear_error(tmp_path: Path) -> None:
+    import duckdb
+
+    from flows.errors import ConfigError
+
+    project = write_project(tmp_path / "curated")
+    old = tmp_path / "old.duckdb"
+    with duckdb.connect(str(old)) as con:
+        con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR)")
+        con.execute("INSERT INTO schema_version VALUES (1, '001_core.sql')")
+    with pytest.raises(ConfigError, match=r"old\.duckdb: the store's schema is older.*litgrade refresh"):
+        write_project_reports(project, old, tmp_path / "out")
 
 
 def test_pure_model_orders_levels_and_picks_newest_counted_study() -> None:
@@ -369,7 +408,7 @@ def test_pure_model_orders_levels_and_picks_newest_counted_study() -> None:
     from flows.curation.events import FinalGrade
     from flows.project.claims import Claim, SourceArticle
     from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
-    from flows.store.searches import SearchRun
+    from flows.sources.runs import SearchRun
     from tests.test_report_fixtures import articles
 
     stored = {a.pmid: a for a in articles()}

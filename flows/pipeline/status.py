@@ -10,6 +10,7 @@ from flows.curation.journal import read_events
 from flows.curation.review import grading_status
 from flows.project.claims import Project
 from flows.sources.protocol import search_notes
+from flows.sources.runs import SearchRun
 from flows.store import flags as flag_store
 from flows.store import searches
 from flows.store.db import connect
@@ -31,21 +32,28 @@ def open_flags(
 
 
 def project_status(project: Project, db_path: Path) -> Iterator[str]:
-    if not db_path.exists():
-        yield f"{project.name}: no store yet at {db_path} — run `litgrade refresh {project.name}`"
-        return
-    with connect(db_path) as con:
-        hits = {c.id: searches.claim_pmids(con, project.name, c.id) for c in project.claims}
-        runs = {c.id: searches.search_runs(con, project.name, c.id) for c in project.claims}
-        stored = {
-            c.id: len(hits[c.id]) - len(searches.outstanding_pmids(con, project.name, c.id))
-            for c in project.claims
-        }
-        review_flags = flag_store.flags(con, project.name)
+    # No store yet (nothing searched, e.g. right after `litgrade demo`, which keeps its own): the
+    # claims are still listed, each "never searched", with their grading from the curators' files.
+    hits: dict[str, list[str]] = {c.id: [] for c in project.claims}
+    runs: dict[str, list[SearchRun]] = {c.id: [] for c in project.claims}
+    stored = dict.fromkeys(hits, 0)
+    review_flags: list[flag_store.ReviewFlag] = []
+    if db_path.exists():
+        with connect(db_path) as con:
+            hits = {c.id: searches.claim_pmids(con, project.name, c.id) for c in project.claims}
+            runs = {c.id: searches.search_runs(con, project.name, c.id) for c in project.claims}
+            stored = {
+                c.id: len(hits[c.id]) - len(searches.outstanding_pmids(con, project.name, c.id))
+                for c in project.claims
+            }
+            review_flags = flag_store.flags(con, project.name)
+        store = f"store {db_path}"
+    else:
+        store = f"no store yet at {db_path} — run `litgrade refresh {project.name}`"
     events = read_events(project.dir)
     grading = dict(grading_status(project, events, hits))
     review_flags = open_flags(review_flags, events)
-    yield f"{project.name}: {len(project.claims)} claims · store {db_path}"
+    yield f"{project.name}: {len(project.claims)} claims · {store}"
     for claim in project.claims:
         claim_runs = runs[claim.id]
         last = claim_runs[-1] if claim_runs else None

@@ -21,7 +21,7 @@ from flows.evidence.rating import RatingRules, load_rules, rate_claim
 from flows.ids import is_pmid
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article
-from flows.store.searches import SearchRun
+from flows.sources.runs import SearchRun
 
 CLAIM_SCHEMA_ID = "litgrade.claim-report/1"
 SCORECARD_SCHEMA_ID = "litgrade.scorecard/1"

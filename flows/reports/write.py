@@ -1,9 +1,10 @@
 """Write a project's reports: each claim's HTML/Markdown/JSON and the article scorecard.
 
-Reads the store (search runs, hits, records) and the grade files, builds the data (report_model),
-renders it (report_render) and only then writes, every file atomically (temp file + os.replace),
-so a failure leaves the previous reports whole. Each claim's previous JSON is read before it is
-replaced: that is what "changes since the previous report" compares with.
+Reads the store read-only (search runs, hits, records) and the grades from the curators' files, builds
+the data (reports.model), renders it (reports.render) and only then writes, every file atomically
+(temp file + os.replace), so a failure leaves the previous reports whole. The store is never written:
+a report runs beside the web app or another reader, and needs no write lock. Each claim's previous
+JSON is read before it is replaced: that is what "changes since the previous report" compares with.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from flows.errors import InputError
 from flows.evidence.rating import load_rules
 from flows.ids import is_slug
 from flows.project.claims import Project, load_project
+from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
 from flows.reports.render import render_claim, render_scorecard
+from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
 from flows.store.db import connect
-from flows.store.grades import load_grades
 
 FORMATS = ("html", "md", "json")
 
@@ -94,6 +96,23 @@ def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) 
     return out
 
 
+def _read_store(
+    project: Project, db_path: Path
+) -> tuple[dict[str, list[SearchRun]], dict[int, int], dict[str, list[str]], dict[str, Article]]:
+    """Runs per claim, records identified per run, hits per claim and their records; all empty when
+    no store exists yet (never searched: the report says so rather than creating a store)."""
+    if not db_path.exists():
+        return {}, {}, {}, {}
+    with connect(db_path, read_only=True) as con:
+        reporting.require_current_schema(con, db_path, project.name)
+        runs = reporting.runs_by_claim(con, project.name)
+        identified = reporting.identified_per_run(con, project.name)
+        hits = reporting.hits_by_claim(con, project.name)
+        wanted = [p for c in project.claims for p in hits.get(c.id, [])]
+        articles = article_store.get_articles(con, wanted)
+    return runs, identified, hits, articles
+
+
 def build_project_reports(
     project: Project, db_path: Path, previous_dir: Path, *, snapshot_note: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -104,13 +123,7 @@ def build_project_reports(
             raise InputError(f"{project.claims_file}: claim id '{claim.id}' is not a lowercase slug")
     events = read_events(project.dir)
     finals = final_grades(project, events)
-    with connect(db_path) as con:
-        load_grades(con, project.name, events, finals)  # the store's copy matches what the report counts
-        runs = reporting.runs_by_claim(con, project.name)
-        identified = reporting.identified_per_run(con, project.name)
-        hits = reporting.hits_by_claim(con, project.name)
-        wanted = [p for c in project.claims for p in hits.get(c.id, [])]
-        articles = article_store.get_articles(con, wanted)
+    runs, identified, hits, articles = _read_store(project, db_path)
     by_claim: dict[str, list[FinalGrade]] = {}
     for grade in finals:
         by_claim.setdefault(grade.claim, []).append(grade)

@@ -1,7 +1,9 @@
-"""Grades in the store: the curators' events and the final grades, bulk-loaded (pandas/Arrow) and
-replaced per project on each load, so reports join them with `articles` in SQL.
+"""Grades in the store, on request: the curators' events and the final grades, bulk-loaded
+(pandas/Arrow) and replaced per project by `litgrade grades load`, so people can join them with
+`articles` in ad-hoc SQL.
 
-The JSONL files under curated/ stay the truth; these tables are a re-creatable copy.
+The JSONL files under curated/ stay the truth and everything in litgrade reads them (reports
+included); these tables are a re-creatable copy that nothing writes as a side effect.
 """
 
 from __future__ import annotations

@@ -5,41 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import duckdb
 
 from flows.sources.protocol import SearchResult
+from flows.sources.runs import SearchRun
 from flows.store.db import transaction
-
-
-@dataclass(frozen=True, slots=True)
-class SearchRun:
-    run_id: int
-    project: str
-    claim_id: str
-    query: str
-    query_hash: str
-    source: str
-    source_detail: str | None
-    query_translation: str | None
-    approximation: str | None
-    result_count: int | None
-    pmids_found: int | None
-    new_pmids: int | None
-    fetched: int | None
-    mindate: str | None
-    maxdate: str | None
-    incremental: bool
-    errors: dict[str, list[str]]
-    warnings: dict[str, list[str]]
-    missing_pmids: tuple[str, ...]
-    requests: int | None
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    status: str
-    error: str | None
-
 
 _COLUMNS = (
     "run_id, project, claim_id, query, query_hash, source, source_detail, query_translation, "
