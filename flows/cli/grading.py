@@ -139,7 +139,7 @@ def grades_export(
     from flows.curation.sheet import SheetItem, write_sheet
     from flows.project.claims import load_project
     from flows.project.curators import load_curators, require_curator
-    from flows.tui.grader import load_studies
+    from flows.store.studies import load_studies
 
     proj = load_project(project)
     require_curator(load_curators(proj.dir), curator, proj.dir)
@@ -178,7 +178,7 @@ def grades_import(
     from flows.errors import InputError
     from flows.project.claims import load_project
     from flows.project.curators import load_curators
-    from flows.tui.grader import load_studies
+    from flows.store.studies import load_studies
 
     parsed = read_sheet(sheet)
     ref = project or parsed.project_ref

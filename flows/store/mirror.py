@@ -17,8 +17,7 @@ The tables come from the numbered migrations in schemas/sql/mirror/ (applied by 
 queries are turned into SQL by `flows.store.mirror_sql`. `MirrorIndex` is what a `MirrorSource` reads.
 
 DuckDB's FTS extension is not used: it stems words and ranks by BM25, so phrase, prefix and
-exact-heading semantics would not be PubMed's. (Offline, `INSTALL fts` tries the network and fails;
-the duckdb-extension-fts wheel's file does load with `LOAD '<path>'`.)
+exact-heading semantics would not be PubMed's.
 """
 
 from __future__ import annotations

@@ -22,53 +22,16 @@ from flows.curation.events import GradeEvent
 from flows.curation.journal import append_event, now_timestamp, read_events
 from flows.curation.ladder import Ladder, load_ladder
 from flows.curation.review import conflicts, queue, standing_grades, visible_grades
-from flows.curation.suggest import Suggestion
 from flows.errors import InputError
 from flows.project.claims import Claim, Project
 from flows.project.curators import Curator, load_curators, require_curator
 from flows.pubmed.highlight import mark, query_pattern
-from flows.pubmed.records import Article
 from flows.pubmed.text import strip_controls
+from flows.store.studies import ClaimStudies, load_studies
 
 _ESC = "\x1b"
 _CTRL_C, _CTRL_D = "\x03", "\x04"
 SKIP_KEYS = (" ", "k")
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimStudies:
-    """What the store knows about some claims' studies."""
-
-    hits: dict[str, list[str]]
-    articles: dict[str, Article] = field(default_factory=dict)
-    suggestions: dict[str, Suggestion] = field(default_factory=dict)
-
-
-def load_studies(
-    db_path: Path, project: str, claim_ids: Sequence[str], *, details: bool = True
-) -> ClaimStudies:
-    """Hits per claim, and (with `details`) their articles and suggested levels, from the store."""
-    if not Path(db_path).exists():
-        raise InputError(
-            f"no store at {db_path}: run `litgrade refresh {project}` first (or set LITGRADE_DB)"
-        )
-    from flows.store.articles import get_articles
-    from flows.store.db import connect
-    from flows.store.searches import claim_pmids
-    from flows.store.suggestions import get_suggestions
-
-    with connect(db_path, read_only=True) as con:
-        hits = {c: list(claim_pmids(con, project, c)) for c in claim_ids}
-        if not details:
-            return ClaimStudies(hits=hits)
-        pmids = list(dict.fromkeys(p for found in hits.values() for p in found))
-        articles = dict(get_articles(con, pmids))
-        suggestions: dict[str, Suggestion] = {}
-        try:
-            suggestions = dict(get_suggestions(con, pmids))
-        except Exception:  # a missing or older suggestions table must not stop grading
-            suggestions = {}
-    return ClaimStudies(hits=hits, articles=articles, suggestions=suggestions)
 
 
 class Terminal(Protocol):
