@@ -103,3 +103,15 @@ def test_every_stage_says_what_it_is() -> None:
         m for m, p in MODULES.items() if p.name == "__init__.py" and not ast.get_docstring(ast.parse(p.read_text()))
     ]
     assert undocumented == []
+
+
+def test_readme_layout_lists_every_module() -> None:
+    """README's Layout is the newcomer's map: a module missing from it is a module nobody finds."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    missing = [
+        str(path.relative_to(REPO_ROOT))
+        for path in MODULES.values()
+        if path.name != "__init__.py" and f" {path.name} " not in layout
+    ]
+    assert missing == []
