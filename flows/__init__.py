@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name → the module defining it; the modules that import Prefect get its quiet, offline settings first.
+# public name → the module defining it (flows.pipeline sets Prefect's quiet, offline settings on import).
 _EXPORTS: dict[str, str] = {
     "LitgradeError": "flows.errors",
     "home": "flows.config",
@@ -45,7 +45,6 @@ _EXPORTS: dict[str, str] = {
     "WebConfig": "flows.web.data",
     "create_app": "flows.web.app",
 }
-_USES_PREFECT = frozenset({"flows.pipeline.refresh", "flows.pipeline.living", "flows.pipeline.demo"})
 
 __all__ = [  # _EXPORTS's names, spelt out for tools that read the list without running it
     "LitgradeError",
@@ -87,10 +86,6 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'flows' has no attribute {name!r}")
-    if module_name in _USES_PREFECT:
-        from flows.config import quiet_prefect_environment
-
-        quiet_prefect_environment()  # Prefect reads its settings when first imported
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

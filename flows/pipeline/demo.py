@@ -34,6 +34,7 @@ def reports_dir() -> Path:
     """Where the committed showcase reports live."""
     return config.reports_dir(PROJECT)
 
+
 SNAPSHOT_NOTE = (
     "This evidence rests on an offline snapshot of {n} PubMed records shipped with litgrade "
     "(curated/k2-muscle/snapshot/, with project-written summaries in place of abstracts), "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.atomic import write_files_atomic
-from flows.curation.events import FinalGrade
+from flows.curation.events import FinalGrade, GradeEvent
 from flows.curation.journal import read_events
 from flows.curation.review import decisions, final_grades
 from flows.errors import InputError
@@ -29,7 +29,7 @@ from flows.reports.render import render_claim, render_scorecard
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
-from flows.store.db import connect
+from flows.store.db import connect, require_current
 
 FORMATS = ("html", "md", "json")
 
@@ -83,7 +83,9 @@ def read_previous(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _states(project: Project, events: list[Any], hits: Mapping[str, list[str]]) -> dict[str, dict[str, str]]:
+def _states(
+    project: Project, events: list[GradeEvent], hits: Mapping[str, list[str]]
+) -> dict[str, dict[str, str]]:
     table = decisions(events)
     out: dict[str, dict[str, str]] = {}
     for claim in project.claims:
@@ -104,7 +106,7 @@ def _read_store(
     if not db_path.exists():
         return {}, {}, {}, {}
     with connect(db_path, read_only=True) as con:
-        reporting.require_current_schema(con, db_path, project.name)
+        require_current(con, db_path, project.name)
         runs = reporting.runs_by_claim(con, project.name)
         identified = reporting.identified_per_run(con, project.name)
         hits = reporting.hits_by_claim(con, project.name)

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from flows.errors import StoreBusyError
+from flows.errors import ConfigError, StoreBusyError
 from flows.resources import schema_path
 
 # Numbered migrations, one folder per kind of DuckDB file: the store, and the PubMed mirror.
@@ -57,7 +57,7 @@ def apply_migrations(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP DEFAULT current_timestamp)"
     )
-    done = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    done = _recorded_versions(con)
     already = adopted(con) if adopted and not done else 0
     for version, path in migrations(folder):
         if version in done:
@@ -66,6 +66,23 @@ def apply_migrations(
             if version > already:
                 con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, path.name])
+
+
+def _recorded_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+
+
+def require_current(con: duckdb.DuckDBPyConnection, path: Path, project: str) -> None:
+    """Refuse, in one line, a store older than this code: a read-only reader cannot migrate it, and
+    a missing table would otherwise surface as a bare SQL error."""
+    latest = max((version for version, _ in migrations()), default=0)
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    have = max(_recorded_versions(con), default=0) if "schema_version" in tables else 0
+    if have < latest:
+        raise ConfigError(
+            f"{path}: the store's schema is older than this litgrade (version {have}, needs {latest}); "
+            f"run `litgrade refresh {project}` once to upgrade it"
+        )
 
 
 @contextmanager

@@ -353,9 +353,12 @@ class MirrorIndex:
 
     def search(
         self, node: Node, entry_from: dt.date | None = None, entry_to: dt.date | None = None
-    ) -> list[str]:
-        with self._read() as con:
-            return search_pmids(con, node, entry_from=entry_from, entry_to=entry_to)
+    ) -> tuple[list[str], MirrorInfo]:
+        with self._read() as con:  # one connection for both: opening one costs as much as the count
+            return (
+                search_pmids(con, node, entry_from=entry_from, entry_to=entry_to),
+                mirror_info(con, self.path),
+            )
 
     def fetch(self, pmids: Sequence[str]) -> dict[str, Article]:
         with self._read() as con:

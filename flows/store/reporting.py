@@ -6,30 +6,10 @@ same few round trips as one claim.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
-from flows.errors import ConfigError
 from flows.sources.runs import SearchRun
-from flows.store.db import migrations
 from flows.store.searches import search_runs
-
-
-def require_current_schema(con: duckdb.DuckDBPyConnection, path: Path, project: str) -> None:
-    """Refuse, in one line, a store older than this code: a read-only reader cannot migrate it, and
-    a missing table would otherwise surface as a bare SQL error."""
-    latest = max((version for version, _ in migrations()), default=0)
-    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    have = 0
-    if "schema_version" in tables:
-        row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        have = int(row[0]) if row else 0
-    if have < latest:
-        raise ConfigError(
-            f"{path}: the store's schema is older than this litgrade (version {have}, needs {latest}); "
-            f"run `litgrade refresh {project}` once to upgrade it"
-        )
 
 
 def runs_by_claim(con: duckdb.DuckDBPyConnection, project: str) -> dict[str, list[SearchRun]]:

@@ -40,10 +40,7 @@ def load_studies(
         if not details:
             return ClaimStudies(hits=hits)
         pmids = list(dict.fromkeys(p for found in hits.values() for p in found))
-        articles = dict(get_articles(con, pmids))
-        suggestions: dict[str, Suggestion] = {}
-        try:
-            suggestions = dict(get_suggestions(con, pmids))
-        except Exception:  # a missing or older suggestions table must not stop grading
-            suggestions = {}
-    return ClaimStudies(hits=hits, articles=articles, suggestions=suggestions)
+        # The suggestions table is in the first migration: every store has it.
+        return ClaimStudies(
+            hits=hits, articles=dict(get_articles(con, pmids)), suggestions=dict(get_suggestions(con, pmids))
+        )

@@ -34,7 +34,6 @@ from flows.curation.journal import (
     curator_files,
     event_line,
     grades_path,
-    now_timestamp,
     read_events,
 )
 from flows.curation.suggest import Suggestion
@@ -92,10 +91,6 @@ class WebConfig:
     db_path: Path
     data_dir: Path
     cache: _Cache = field(default_factory=_Cache, compare=False, repr=False)
-
-
-def now_iso() -> str:
-    return now_timestamp()
 
 
 def curators(config: WebConfig) -> dict[str, Curator]:

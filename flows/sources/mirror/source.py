@@ -40,8 +40,9 @@ class RecordIndex(Protocol):
 
     def search(
         self, node: Node, entry_from: dt.date | None = None, entry_to: dt.date | None = None
-    ) -> list[str]:
-        """PMIDs matching the query, newest first; `entry_from`/`entry_to` bound the entry date."""
+    ) -> tuple[list[str], IndexInfo]:
+        """PMIDs matching the query, newest first (`entry_from`/`entry_to` bound the entry date), and
+        what the index held when it answered: one read, so the two cannot disagree."""
         ...
 
     def fetch(self, pmids: Sequence[str]) -> dict[str, Article]:
@@ -64,8 +65,7 @@ class MirrorSource:
         ast = parse_query(query)
         entry_from = parse_entrez_date(mindate, end=False) if mindate else None
         entry_to = parse_entrez_date(maxdate, end=True) if maxdate else None
-        pmids = self.index.search(ast, entry_from, entry_to)
-        info = self.index.info()
+        pmids, info = self.index.search(ast, entry_from, entry_to)
         approximation = describe_approximations(ast)
         if (mindate or maxdate) and ENTRY_DATE_NOTE not in (approximation or ""):
             window = f"the search window was applied to {ENTRY_DATE_NOTE}"

@@ -7,6 +7,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from flows.curation.journal import now_timestamp
 from flows.web import data
 from flows.web.deps import Adjudicator, Checked, ClaimOf, Grade, SignedIn, WebApp, study_of
 from flows.web.grading_view import conflict_rows
@@ -35,6 +36,6 @@ def adjudicate(
             return app.render(
                 request, "conflicts.html", status=422, claim=claim, rows=rows, message=form.error
             )
-    event = replace(form.event(claim.id, pmid, session.curator, data.now_iso()), kind="adjudication")
+    event = replace(form.event(claim.id, pmid, session.curator, now_timestamp()), kind="adjudication")
     data.append(app.config, event)
     return RedirectResponse(f"/claims/{claim.id}/conflicts?done={pmid}", status_code=303)

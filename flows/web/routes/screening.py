@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.curation.events import GradeEvent
+from flows.curation.journal import now_timestamp
 from flows.web import data
 from flows.web.deps import Checked, ClaimOf, Grade, Htmx, SignedInPage, WebApp, role, study_of
 from flows.web.grading_view import claim_summaries, screen_state, undo_target
@@ -48,7 +49,7 @@ def grade(
             return app.render(
                 request, "_study.html", status=422, claim=claim, state=state, message=form.error
             )
-        data.append(config, form.event(claim.id, pmid, session.curator, data.now_iso()))
+        data.append(config, form.event(claim.id, pmid, session.curator, now_timestamp()))
         if not htmx:
             return RedirectResponse(f"/claims/{claim.id}", status_code=303)
         state = screen_state(config, store, claim, session.curator, None)
@@ -65,7 +66,7 @@ def undo(request: Request, session: Checked, claim: ClaimOf, htmx: Htmx, app: We
             state = screen_state(config, store, claim, session.curator, None)
             return app.render(request, "_study.html", claim=claim, state=state, message="Nothing to undo.")
         data.append(config, GradeEvent(claim=claim.id, pmid=target, curator=session.curator,
-                                       timestamp=data.now_iso(), kind="retract"))  # fmt: skip
+                                       timestamp=now_timestamp(), kind="retract"))  # fmt: skip
         if not htmx:
             return RedirectResponse(f"/claims/{claim.id}?pmid={target}", status_code=303)
         state = screen_state(config, store, claim, session.curator, target)
