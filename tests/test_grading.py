@@ -12,7 +12,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from flows.curation import review as grading
-from flows.curation.grade_check import event_problems, grade_schema
+from flows.curation.grade_check import event_problems, grade_schema, problems
 from flows.curation.journal import (
     append_event,
     append_events,
@@ -41,6 +41,24 @@ def test_schema_vocabularies_are_the_ladders() -> None:
     assert props["direction"]["enum"] == [c.id for c in ladder.directions]
     assert props["exclude_reason"]["enum"] == [c.id for c in ladder.exclude_reasons]
     assert props["risk_of_bias"]["enum"] == [c.id for c in ladder.risk_of_bias]
+    assert props["bias_domain"]["enum"] == [c.id for c in ladder.bias_domains]
+    assert props["indirectness"]["enum"] == [c.id for c in ladder.indirectness]
+    assert props["outcome_kind"]["enum"] == [c.id for c in ladder.outcome_kinds]
+
+
+def test_appraisal_fields_round_trip_and_indirect_needs_a_reason() -> None:
+    appraised = {
+        "claim": "c1", "pmid": "1", "curator": "alice", "timestamp": "2026-01-01T00:00:00Z", "kind": "grade",
+        "relevance": "include", "level": "rct", "direction": "no_effect", "population": 42,
+        "risk_of_bias": "some_concerns", "bias_domain": "missing_data", "exposure": "MK-7 180 ug/day",
+        "indirectness": "indirect", "indirect_reason": "K1, not K2", "outcome": "bone_density",
+        "outcome_kind": "surrogate",
+    }
+    assert event_problems(appraised) == []
+    without_reason = {k: v for k, v in appraised.items() if k != "indirect_reason"}
+    assert any(p.field == "indirect_reason" for p in problems(without_reason))
+    domain_alone = {k: v for k, v in appraised.items() if k != "risk_of_bias"}
+    assert any(p.field == "risk_of_bias" for p in problems(domain_alone))
 
 
 @pytest.mark.parametrize(

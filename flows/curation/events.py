@@ -27,6 +27,13 @@ class GradeEvent:
     direction: str | None = None
     population: int | None = None
     risk_of_bias: str | None = None
+    # Appraisal (GRADE inputs); all optional so events written before them stay valid.
+    bias_domain: str | None = None  # the domain that drove risk_of_bias (schemas/evidence_ladder.yaml)
+    exposure: str | None = None  # what was actually studied, e.g. "MK-7 180 µg/day, 12 weeks"
+    indirectness: str | None = None  # direct | indirect (exposure or population differs from the claim's)
+    indirect_reason: str | None = None  # why indirect, in words; required when indirect
+    outcome: str | None = None  # id of one of the claim's outcomes (claims.yaml)
+    outcome_kind: str | None = None  # clinical | surrogate | mechanistic
     quote: str | None = None
     note: str | None = None
     kind: EventKind = "grade"
@@ -44,6 +51,13 @@ class FinalGrade:
     direction: str | None = None
     population: int | None = None
     risk_of_bias: str | None = None
+    # Appraisal (GRADE inputs); all optional so events written before them stay valid.
+    bias_domain: str | None = None  # the domain that drove risk_of_bias (schemas/evidence_ladder.yaml)
+    exposure: str | None = None  # what was actually studied, e.g. "MK-7 180 µg/day, 12 weeks"
+    indirectness: str | None = None  # direct | indirect (exposure or population differs from the claim's)
+    indirect_reason: str | None = None  # why indirect, in words; required when indirect
+    outcome: str | None = None  # id of one of the claim's outcomes (claims.yaml)
+    outcome_kind: str | None = None  # clinical | surrogate | mechanistic
     quote: str | None = None
     note: str | None = None
     curators: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ class Choice:
     label: str
     key: str | None = None
     primary: bool = True
+    design: str | None = None  # bias domains only: trial, observational, review or any
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class Ladder:
     directions: tuple[Choice, ...]
     exclude_reasons: tuple[Choice, ...]
     risk_of_bias: tuple[Choice, ...]
+    bias_domains: tuple[Choice, ...]
+    indirectness: tuple[Choice, ...]
+    outcome_kinds: tuple[Choice, ...]
 
     @property
     def level_ids(self) -> tuple[str, ...]:
@@ -61,4 +65,7 @@ def load_ladder(path: Path = LADDER_FILE) -> Ladder:
         directions=choices("directions"),
         exclude_reasons=choices("exclude_reasons"),
         risk_of_bias=choices("risk_of_bias"),
+        bias_domains=choices("bias_domains"),
+        indirectness=choices("indirectness"),
+        outcome_kinds=choices("outcome_kinds"),
     )

@@ -123,6 +123,16 @@ def _first_text(values: Iterable[str | None]) -> str | None:
     return next((v for v in values if v), None)
 
 
+# Appraisal details a final grade carries (besides population); the first reviewer who gave each wins.
+APPRAISAL_TEXT_FIELDS = (
+    "risk_of_bias", "bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind",
+)
+
+
+def _appraisal(event: GradeEvent) -> dict[str, str | None]:
+    return {name: getattr(event, name) for name in APPRAISAL_TEXT_FIELDS}
+
+
 def _final_from(study: StudyDecisions, decision: GradeEvent, **details: Any) -> FinalGrade:
     """The final grade carrying `decision`'s relevance, level and direction."""
     return FinalGrade(
@@ -143,7 +153,7 @@ def _final(study: StudyDecisions, reviewers: int) -> FinalGrade | None:
     if study.adjudication is not None:
         a = study.adjudication
         return _final_from(
-            study, a, population=a.population, risk_of_bias=a.risk_of_bias, quote=a.quote, note=a.note,
+            study, a, population=a.population, quote=a.quote, note=a.note, **_appraisal(a),
             curators=(*graders, a.curator) if a.curator not in graders else graders,
             decided_by="adjudication", decided_at=a.timestamp,
         )  # fmt: skip
@@ -153,7 +163,7 @@ def _final(study: StudyDecisions, reviewers: int) -> FinalGrade | None:
     return _final_from(
         study, ordered[0],
         population=next((g.population for g in ordered if g.population is not None), None),
-        risk_of_bias=_first_text(g.risk_of_bias for g in ordered),
+        **{name: _first_text(getattr(g, name) for g in ordered) for name in APPRAISAL_TEXT_FIELDS},
         quote=_first_text(g.quote for g in ordered),
         note=" | ".join(notes) or None,
         curators=graders,
