@@ -31,6 +31,16 @@ class SourceArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    id: str
+    label: str
+    kind: str | None = None  # clinical | surrogate | mechanistic
+
+
+DEFAULT_OUTCOME = "main"  # the one outcome of a claim that names none
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: str
     text: str
@@ -38,6 +48,12 @@ class Claim:
     reviewers: int | None = None
     comment: str | None = None
     section: str | None = None
+    population: str | None = None  # who the claim is about
+    exposure: str | None = None  # what the claim is about
+    outcomes: tuple[Outcome, ...] = ()
+
+    def outcome_ids(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.outcomes) or (DEFAULT_OUTCOME,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +169,12 @@ def parse_claims_text(text: str, source: Path, folder_name: str) -> Project:
                 reviewers=c.get("reviewers"),
                 comment=c.get("comment"),
                 section=c.get("section"),
+                population=c.get("population"),
+                exposure=c.get("exposure"),
+                outcomes=tuple(
+                    Outcome(id=o["id"], label=o["label"].strip(), kind=o.get("kind"))
+                    for o in c.get("outcomes", ())
+                ),
             )
             for c in data["claims"]
         ),
