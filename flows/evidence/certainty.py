@@ -132,12 +132,13 @@ def _risk_of_bias(body: _Body, rules: CertaintyRules) -> Step | None:
 
 def _inconsistency(body: _Body, direction: str, shares: dict[str, float], rules: CertaintyRules) -> Step | None:
     if direction == "mixed":
-        spread = ", ".join(f"{_label('directions', d)} {_pct(s)}" for d, s in shares.items() if s)
+        spread = [f"{_label('directions', d)} {_pct(s)}" for d, s in shares.items() if s]
         mixed = [g for g in body.grades if g.direction == "mixed"]
-        tail = f"; mixed findings {_ids(mixed)}" if mixed else ""
+        if mixed:
+            spread.append(f"mixed findings {_ids(mixed)}")
         return Step(
             "inconsistency",
-            f"No direction carries {_pct(rules.dominant_share)} of the weight ({body.unit}): {spread}{tail}.",
+            f"No direction carries {_pct(rules.dominant_share)} of the weight ({body.unit}): {'; '.join(spread)}.",
             2,
             tuple(g.pmid for g in body.grades),
         )
@@ -205,10 +206,11 @@ def _imprecision(body: _Body, tier: Tier, rules: CertaintyRules) -> Step | None:
             pmids,
         )
     if unknown and total < ois:
+        recorded = f"the {total} participants recorded are" if known else "nothing recorded is"
         return Step(
             "imprecision",
-            f"Sample size not recorded for {_ids(unknown)}; the {total} participants recorded are below the "
-            f"optimal information size of {ois}.",
+            f"Sample size not recorded for {_ids(unknown)}; {recorded} below the optimal information size "
+            f"of {ois}.",
             1,
             pmids,
         )

@@ -7,8 +7,10 @@ from its outcome rows by one rule:
 
 - nothing counted: insufficient, certainty none;
 - no outcome with a finding: insufficient, very low;
-- otherwise the direction the rows with a finding share (mixed when they differ) and the lowest
-  certainty among them (GRADE's overall certainty: every outcome a claim names is treated as critical).
+- otherwise the deciding rows are the outcomes with a finding of the most important kind present
+  (clinical, or no kind given, before surrogate before mechanistic: GRADE's critical outcomes are the
+  ones patients feel); the verdict is the direction they share (mixed when they differ) and the
+  lowest certainty among them (GRADE's overall certainty across critical outcomes).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ UNCLEAR = "unclear"
 UNASSIGNED = "unassigned"  # grades of a several-outcome claim that name none of its outcomes
 DEFAULT_LABEL = "the claimed effect"
 RULES_FILE_NAME = "schemas/certainty_rules.yaml"
+KIND_RANK = {None: 0, "clinical": 0, "surrogate": 1, "mechanistic": 2}
 
 Counts = dict[str, dict[str, int]]
 RatingRules = CertaintyRules
@@ -46,6 +49,7 @@ class Rating:
     would_change: str
     counts: Counts  # level -> direction -> counted studies (every level and direction)
     outcomes: tuple[OutcomeCertainty, ...] = ()
+    deciding: tuple[str, ...] = ()  # ids of the outcome rows the verdict follows from
     top_level: str | None = None
     retracted: tuple[str, ...] = field(default=())  # included but retracted: never counted
 
@@ -55,7 +59,7 @@ class Rating:
 
     def steps(self, kind: str) -> list[tuple[OutcomeCertainty, Step]]:
         """The downgrades (or upgrades) of the outcome rows that decide the verdict."""
-        deciding = [o for o in self.outcomes if o.direction != "insufficient"]
+        deciding = [o for o in self.outcomes if o.outcome in self.deciding]
         return [(o, s) for o in deciding for s in (o.downgrades if kind == "down" else o.upgrades)]
 
 
@@ -151,7 +155,9 @@ def rate_claim(
         assess_outcome(oid, label, kind, grades, rules, exposure)
         for oid, label, kind, grades in outcome_groups(claim, counted)
     )
-    deciding = [o for o in rows if o.direction != "insufficient"]
+    with_finding = [o for o in rows if o.direction != "insufficient"]
+    best_kind = min((KIND_RANK.get(o.kind, 0) for o in with_finding), default=0)
+    deciding = [o for o in with_finding if KIND_RANK.get(o.kind, 0) == best_kind]
     if not counted:
         direction, certainty, rule_id = "insufficient", None, "nothing-included"
         explanation = "No included study counts yet (retracted studies never count)." if retracted else (
@@ -174,9 +180,18 @@ def rate_claim(
             per = "; ".join(
                 f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in deciding
             )
+            aside = [o for o in with_finding if o not in deciding]
             explanation = (
-                f"By outcome: {per}. The claim takes the lowest certainty of its outcomes with a finding"
+                f"By outcome: {per}. The claim takes the lowest certainty of "
+                + ("these outcomes" if len(deciding) > 1 else "this outcome")
                 + (", and is mixed because they point different ways." if direction == "mixed" else ".")
+                + (
+                    " Less direct outcomes ("
+                    + "; ".join(f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in aside)
+                    + ") are shown but do not decide while a more important outcome has a finding."
+                    if aside
+                    else ""
+                )
             )
             weakest = [o for o in deciding if o.certainty == certainty]
             would_change = " ".join(f"{o.label}: {' '.join(o.would_change)}" for o in weakest)
@@ -192,6 +207,7 @@ def rate_claim(
         would_change=would_change,
         counts=count_matrix(counted, ladder),
         outcomes=rows,
+        deciding=tuple(o.outcome for o in deciding),
         top_level=_top_level(deciding, counted, ladder),
         retracted=tuple(dict.fromkeys(retracted)),
     )
