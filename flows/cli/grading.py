@@ -70,7 +70,8 @@ def grades_set(
         str | None, typer.Option("--risk-of-bias", help="low, some_concerns, high or not_applicable.")
     ] = None,
     bias_domain: Annotated[
-        str | None, typer.Option("--bias-domain", help="The domain that drove risk of bias, e.g. randomization.")
+        str | None,
+        typer.Option("--bias-domain", help="The domain that drove risk of bias, e.g. randomization."),
     ] = None,
     exposure: Annotated[
         str | None, typer.Option("--exposure", help="What was actually studied, e.g. 'MK-7 180 µg/day'.")
@@ -81,7 +82,9 @@ def grades_set(
     indirect_reason: Annotated[
         str | None, typer.Option("--indirect-reason", help="Why indirect, e.g. 'K1, not K2'.")
     ] = None,
-    outcome: Annotated[str | None, typer.Option("--outcome", help="Id of one of the claim's outcomes.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="Id of one of the claim's outcomes.")
+    ] = None,
     outcome_kind: Annotated[
         str | None, typer.Option("--outcome-kind", help="clinical, surrogate or mechanistic.")
     ] = None,

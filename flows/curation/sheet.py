@@ -86,7 +86,8 @@ def read_sheet(path: Path) -> Sheet:
         ) from None
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
-    missing = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in header and c not in OPTIONAL_COLUMNS]
+    required = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in OPTIONAL_COLUMNS]
+    missing = [c for c in required if c not in header]
     if missing:
         raise InputError(
             f"{path}:row 1: missing column(s) {', '.join(missing)}; start from `litgrade grades export`"

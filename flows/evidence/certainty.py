@@ -130,7 +130,9 @@ def _risk_of_bias(body: _Body, rules: CertaintyRules) -> Step | None:
     return None
 
 
-def _inconsistency(body: _Body, direction: str, shares: dict[str, float], rules: CertaintyRules) -> Step | None:
+def _inconsistency(
+    body: _Body, direction: str, shares: dict[str, float], rules: CertaintyRules
+) -> Step | None:
     if direction == "mixed":
         spread = [f"{_label('directions', d)} {_pct(s)}" for d, s in shares.items() if s]
         mixed = [g for g in body.grades if g.direction == "mixed"]
@@ -138,7 +140,8 @@ def _inconsistency(body: _Body, direction: str, shares: dict[str, float], rules:
             spread.append(f"mixed findings {_ids(mixed)}")
         return Step(
             "inconsistency",
-            f"No direction carries {_pct(rules.dominant_share)} of the weight ({body.unit}): {'; '.join(spread)}.",
+            f"No direction carries {_pct(rules.dominant_share)} of the weight ({body.unit}): "
+            f"{'; '.join(spread)}.",
             2,
             tuple(g.pmid for g in body.grades),
         )
@@ -206,10 +209,12 @@ def _imprecision(body: _Body, tier: Tier, rules: CertaintyRules) -> Step | None:
             pmids,
         )
     if unknown and total < ois:
-        recorded = f"the {total} participants recorded are" if known else "nothing recorded is"
+        recorded = (
+            f"the {total} participants recorded are below" if known else "precision cannot be judged against"
+        )
         return Step(
             "imprecision",
-            f"Sample size not recorded for {_ids(unknown)}; {recorded} below the optimal information size "
+            f"Sample size not recorded for {_ids(unknown)}; {recorded} the optimal information size "
             f"of {ois}.",
             1,
             pmids,
@@ -229,7 +234,9 @@ def _publication_bias(body: _Body, tier: Tier, rules: CertaintyRules) -> Step | 
     if not tier.human or len(body.grades) < rules.pub_bias_min_studies:
         return None
     small = rules.pub_bias_small_study
-    if all(g.direction == "supports" and g.population is not None and g.population < small for g in body.grades):
+    if all(
+        g.direction == "supports" and g.population is not None and g.population < small for g in body.grades
+    ):
         return Step(
             "publication_bias",
             f"Suspected: only small positive studies ({_n(len(body.grades), 'study', 'studies')}, each under "
@@ -247,8 +254,14 @@ def _upgrades(body: _Body, direction: str, rules: CertaintyRules) -> list[Step]:
         tagged = [g for g in body.grades if g.direction == direction and tag in (g.note or "")]
         if tagged:
             what = "a large effect" if domain == "large_effect" else "a dose-response gradient"
-            found.append(Step(domain, f"{_ids(tagged)} report {what} (curator tag {tag}).", 1,
-                              tuple(g.pmid for g in tagged)))  # fmt: skip
+            found.append(
+                Step(
+                    domain,
+                    f"{_ids(tagged)} report {what} (curator tag {tag}).",
+                    1,
+                    tuple(g.pmid for g in tagged),
+                )
+            )
     return found
 
 
@@ -293,8 +306,10 @@ def _would_change(
             if todo:
                 out.append(f"Appraising indirectness for {_ids(todo)} (not assessed yet).")
             if any(g.indirectness == "indirect" for g in flagged):
-                out.append(f"A study of the claim's own exposure{f' ({exposure})' if exposure else ''} "
-                           "in the claim's population.")  # fmt: skip
+                out.append(
+                    f"A study of the claim's own exposure{f' ({exposure})' if exposure else ''} "
+                    "in the claim's population."
+                )
             if "surrogate or mechanistic" in step.reason:
                 out.append(f"A study measuring {label} itself rather than a surrogate.")
         elif step.domain == "imprecision":
@@ -308,8 +323,10 @@ def _would_change(
                     f"(now {total}; optimal information size {rules.optimal_information_size})."
                 )
         elif step.domain == "publication_bias":
-            out.append(f"A larger study (at least {rules.pub_bias_small_study} participants) or a registered "
-                       "trial reporting its result, whatever it is.")  # fmt: skip
+            out.append(
+                f"A larger study (at least {rules.pub_bias_small_study} participants) or a registered "
+                "trial reporting its result, whatever it is."
+            )
     if certainty == CERTAINTY_ORDER[0]:
         other = "no effect" if direction == "supports" else "an effect"
         out.append(f"Down: a large trial at low risk of bias finding {other}.")
@@ -330,12 +347,31 @@ def assess_outcome(
     studies = tuple(g.pmid for g in unique)
 
     def empty(certainty: str | None, explanation: str, would_change: str) -> OutcomeCertainty:
-        return OutcomeCertainty(outcome, label, kind, studies, (), None, 0, 0, "insufficient", certainty,
-                                None, (), (), explanation, (would_change,), {})  # fmt: skip
+        return OutcomeCertainty(
+            outcome,
+            label,
+            kind,
+            studies,
+            (),
+            None,
+            0,
+            0,
+            "insufficient",
+            certainty,
+            None,
+            (),
+            (),
+            explanation,
+            (would_change,),
+            {},
+        )
 
     if not unique:
-        return empty(None, "No included study for this outcome yet.",
-                     f"Grading the studies the search found: any included study of {label} with a clear finding.")  # fmt: skip
+        return empty(
+            None,
+            "No included study for this outcome yet.",
+            f"Grading the studies the search found: any included study of {label} with a clear finding.",
+        )
     tier = next(
         (t for t in rules.tiers if any(g.level in t.levels and g.direction in FINDINGS for g in unique)), None
     )
@@ -377,8 +413,10 @@ def assess_outcome(
     size = f" ({participants} participants" + (f", {unknown} without a sample size" if unknown else "") + ")"
     if not tier.human:
         size = ""
-    moves = [f"down for {s.domain.replace('_', ' ')}" + (" (very serious)" if s.levels > 1 else "")
-             for s in downgrades] + [f"up for {s.domain.replace('_', ' ')}" for s in upgrades]  # fmt: skip
+    moves = [
+        f"down for {s.domain.replace('_', ' ')}" + (" (very serious)" if s.levels > 1 else "")
+        for s in downgrades
+    ] + [f"up for {s.domain.replace('_', ' ')}" for s in upgrades]
     others = len(unique) - len(body.grades)
     explanation = (
         f"Body of evidence: {_n(len(body.grades), 'study', 'studies')} of {tier.label}{size}; direction "
@@ -386,8 +424,12 @@ def assess_outcome(
         f"{rules.level(start).label.lower()}"
         + (f", rated {', '.join(moves)}" if moves else ", nothing to rate down")
         + f": {rules.level(certainty).label.lower()} certainty."
-        + (f" {_n(others, 'other study', 'other studies')} of lower tiers or unclear findings are listed "
-           "but do not rate this outcome." if others else "")  # fmt: skip
+        + (
+            f" {_n(others, 'other study', 'other studies')} (lower tiers or unclear findings) "
+            f"{'is' if others == 1 else 'are'} listed but do not rate this outcome."
+            if others
+            else ""
+        )
         + note
     )
     return OutcomeCertainty(

@@ -116,7 +116,8 @@ def load_certainty_rules(path: Path = RULES_FILE) -> CertaintyRules:
                 )
             if level in seen:
                 raise InputError(
-                    f"{path}: field 'tiers.{index}.levels': level '{level}' is already in tier '{seen[level]}'"
+                    f"{path}: field 'tiers.{index}.levels': level '{level}' is already in tier "
+                    f"'{seen[level]}'"
                 )
             seen[level] = tier["id"]
     for level in data["risk_of_bias"]["not_applicable_levels"]:

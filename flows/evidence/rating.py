@@ -116,9 +116,17 @@ def outcome_groups(
     outcomes = claim.outcomes if claim else ()
     if len(outcomes) <= 1:
         only = outcomes[0] if outcomes else None
-        return [(only.id if only else DEFAULT_OUTCOME, only.label if only else DEFAULT_LABEL,
-                 only.kind if only else None, list(grades))]  # fmt: skip
-    groups: list[tuple[str, str, str | None, list[FinalGrade]]] = [(o.id, o.label, o.kind, []) for o in outcomes]
+        return [
+            (
+                only.id if only else DEFAULT_OUTCOME,
+                only.label if only else DEFAULT_LABEL,
+                only.kind if only else None,
+                list(grades),
+            )
+        ]
+    groups: list[tuple[str, str, str | None, list[FinalGrade]]] = [
+        (o.id, o.label, o.kind, []) for o in outcomes
+    ]
     index = {o.id: i for i, o in enumerate(outcomes)}
     stray: list[FinalGrade] = []
     for grade in grades:
@@ -131,7 +139,9 @@ def outcome_groups(
     return groups
 
 
-def _top_level(outcomes: Sequence[OutcomeCertainty], grades: Sequence[FinalGrade], ladder: Ladder) -> str | None:
+def _top_level(
+    outcomes: Sequence[OutcomeCertainty], grades: Sequence[FinalGrade], ladder: Ladder
+) -> str | None:
     body = {p for o in outcomes for p in o.body}
     levels = {g.level for g in grades if g.pmid in body}
     for level in reversed(ladder.primary_level_ids):
@@ -160,8 +170,11 @@ def rate_claim(
     deciding = [o for o in with_finding if KIND_RANK.get(o.kind, 0) == best_kind]
     if not counted:
         direction, certainty, rule_id = "insufficient", None, "nothing-included"
-        explanation = "No included study counts yet (retracted studies never count)." if retracted else (
-            "No included study yet.")  # fmt: skip
+        explanation = (
+            "No included study counts yet (retracted studies never count)."
+            if retracted
+            else ("No included study yet.")
+        )
         would_change = "Grading the studies the search found: any included study with a clear finding."
     elif not deciding:
         direction, certainty, rule_id = "insufficient", CERTAINTY_ORDER[-1], "no-clear-finding"
@@ -187,7 +200,9 @@ def rate_claim(
                 + (", and is mixed because they point different ways." if direction == "mixed" else ".")
                 + (
                     " Less direct outcomes ("
-                    + "; ".join(f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in aside)
+                    + "; ".join(
+                        f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in aside
+                    )
                     + ") are shown but do not decide while a more important outcome has a finding."
                     if aside
                     else ""

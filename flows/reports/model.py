@@ -27,6 +27,8 @@ from flows.sources.runs import SearchRun
 CLAIM_SCHEMA_ID = "litgrade.claim-report/2"
 OLDER_CLAIM_SCHEMA_IDS = ("litgrade.claim-report/1",)  # still compared with: same decisions, older rating
 SCORECARD_SCHEMA_ID = "litgrade.scorecard/2"
+SCORECARD_SOF_KEYS = ("outcome", "label", "studies", "participants", "participants_unknown", "direction",
+                      "direction_label", "certainty", "symbols")  # fmt: skip
 APPRAISAL_FIELDS = ("bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind")
 _RECORDS = re.compile(r"([0-9][0-9,]*)\s+records?\b")
 MAX_AUTHORS = 3
@@ -155,10 +157,11 @@ def _run_row(run: SearchRun, identified: Mapping[int, int], override: str | None
 
 def newest_record(hits: Sequence[str], articles: Mapping[str, Article]) -> Json | None:
     """The newest record the searches found, by its publication date as PubMed gives it."""
-    dated = [(a.pub_date.sort_date, _pmid_key(p), a) for p in hits if (a := articles.get(p)) and a.pub_date.sort_date]
-    if not dated:
+    found = [articles[p] for p in hits if p in articles and articles[p].pub_date.sort_date]
+    if not found:
         return None
-    day, _, article = max(dated, key=lambda t: (t[0], t[1]))
+    article = max(found, key=lambda a: (a.pub_date.sort_date or "", _pmid_key(a.pmid)))
+    day = article.pub_date.sort_date or ""
     return {"pmid": article.pmid, "date": article.pub_date.raw or day, "sort_date": day}
 
 
@@ -195,7 +198,11 @@ def _label_or_none(vocabulary: str, value: str | None) -> str | None:
 
 
 def _study(
-    grade: FinalGrade, article: Article | None, rests_on: set[str], counted: set[str], outcomes: Mapping[str, str]
+    grade: FinalGrade,
+    article: Article | None,
+    rests_on: set[str],
+    counted: set[str],
+    outcomes: Mapping[str, str],
 ) -> Json:
     ladder = load_ladder()
     return {
@@ -577,11 +584,7 @@ def build_scorecard(
                 "downgrades": [{"domain": d["domain"], "reason": d["reason"]} for d in rating["downgrades"]],
                 "upgrades": [{"domain": u["domain"], "reason": u["reason"]} for u in rating["upgrades"]],
                 "rule_id": rating["rule_id"],
-                "sof": [
-                    {k: row[k] for k in ("outcome", "label", "studies", "participants", "participants_unknown",
-                                         "direction", "direction_label", "certainty", "symbols")}
-                    for row in report["sof"]["rows"]
-                ],  # fmt: skip
+                "sof": [{k: row[k] for k in SCORECARD_SOF_KEYS} for row in report["sof"]["rows"]],
                 "shared_studies": [
                     {"pmid": p, "also_in": [c for c in shared_by_pmid[p] if c != claim_id]}
                     for p in _counted_pmids(report)
@@ -611,7 +614,9 @@ def build_scorecard(
         "project": project,
         "article": {"title": article.title, "url": safe_url(article.url), "date_read": article.date_read},
         "evidence_as_of": max(dates) if dates else None,
-        "newest_record": max(records, key=lambda r: (r["sort_date"], _pmid_key(r["pmid"]))) if records else None,
+        "newest_record": (
+            max(records, key=lambda r: (r["sort_date"], _pmid_key(r["pmid"]))) if records else None
+        ),
         "snapshot_notes": notes,
         # primary levels always (best first); the others only when some claim has such a study
         "levels": [

@@ -19,8 +19,19 @@ from flows.pubmed.text import strip_controls
 
 Json = dict[str, Any]
 NO_CERTAINTY = "—"
-CSV_COLUMNS = ("outcome", "kind", "studies", "studies_rating_it", "designs", "participants",
-               "participants_not_stated", "direction", "certainty", "symbols", "reasons")  # fmt: skip
+CSV_COLUMNS = (
+    "outcome",
+    "kind",
+    "studies",
+    "studies_rating_it",
+    "designs",
+    "participants",
+    "participants_not_stated",
+    "direction",
+    "certainty",
+    "symbols",
+    "reasons",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,7 +40,12 @@ def capital(text: str) -> str:
 
 
 def step_json(step: Step, outcome: OutcomeCertainty | None = None) -> Json:
-    out: Json = {"domain": step.domain, "reason": step.reason, "levels": step.levels, "pmids": list(step.pmids)}
+    out: Json = {
+        "domain": step.domain,
+        "reason": step.reason,
+        "levels": step.levels,
+        "pmids": list(step.pmids),
+    }
     if outcome is not None:
         out["outcome"] = outcome.outcome
     return out
@@ -54,8 +70,16 @@ def build_sof(rows: tuple[OutcomeCertainty, ...], rules: CertaintyRules) -> Json
         key = (kind, step.domain, step.reason)
         if key not in index:
             index[key] = len(notes) + 1
-            notes.append({"n": index[key], "kind": kind, "domain": step.domain, "levels": step.levels,
-                          "text": step.reason, "pmids": list(step.pmids)})  # fmt: skip
+            notes.append(
+                {
+                    "n": index[key],
+                    "kind": kind,
+                    "domain": step.domain,
+                    "levels": step.levels,
+                    "text": step.reason,
+                    "pmids": list(step.pmids),
+                }
+            )
         return index[key]
 
     out_rows = []
@@ -118,26 +142,39 @@ def sof_csv(sof: Json) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in sof["rows"]:
         reasons = " | ".join(
-            f"{n}. {'Down' if notes[n]['kind'] == 'down' else 'Up'} ({notes[n]['domain']}): {notes[n]['text']}"
+            f"{n}. {'Down' if notes[n]['kind'] == 'down' else 'Up'} ({notes[n]['domain']}): "
+            f"{notes[n]['text']}"
             for n in row["footnotes"]
         )
         writer.writerow(
-            [_cell(v) for v in (
-                row["label"], row["kind"] or "", row["studies"], row["body_studies"],
-                "; ".join(f"{d['label']}: {d['n']}" for d in row["designs"]),
-                row["participants"] if row["body_studies"] and row["tier"] != "lab" else "",
-                row["participants_unknown"] if row["body_studies"] and row["tier"] != "lab" else "",
-                row["direction_label"], row["certainty_label"] or "", row["symbols"], reasons,
-            )]  # fmt: skip
+            [
+                _cell(v)
+                for v in (
+                    row["label"],
+                    row["kind"] or "",
+                    row["studies"],
+                    row["body_studies"],
+                    "; ".join(f"{d['label']}: {d['n']}" for d in row["designs"]),
+                    row["participants"] if row["body_studies"] and row["tier"] != "lab" else "",
+                    row["participants_unknown"] if row["body_studies"] and row["tier"] != "lab" else "",
+                    row["direction_label"],
+                    row["certainty_label"] or "",
+                    row["symbols"],
+                    reasons,
+                )
+            ]
         )
     return out.getvalue()
 
 
 def sof_markdown(sof: Json, title: str, md: Any) -> str:
     """A GitHub Markdown table and its footnotes; `md` escapes a cell (flows.reports.render.md)."""
-    lines = [f"# Summary of findings: {md(title)}", "",
-             "| Outcome | Studies | Participants | Direction | Certainty |",
-             "|---|---|---:|---|---|"]  # fmt: skip
+    lines = [
+        f"# Summary of findings: {md(title)}",
+        "",
+        "| Outcome | Studies | Participants | Direction | Certainty |",
+        "|---|---|---:|---|---|",
+    ]
     for row in sof["rows"]:
         refs = "".join(f"<sup>{n}</sup>" for n in row["footnotes"])
         certainty = f"{row['symbols']} {row['certainty_label']}" if row["certainty"] else NO_CERTAINTY
