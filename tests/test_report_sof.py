@@ -138,7 +138,7 @@ def test_markdown_export_is_a_table_with_footnotes() -> None:
         "|---|---|---:|---|---|",
         "| Cramp frequency (clinical) | 2 \\(2 Randomised controlled trial\\) | 319 | Supports | ⊕⊕⊕◯ Moderate<sup>1</sup> |",
         "| =INR stability (surrogate) | 1 \\(1 Human observational\\) | 0 \\(+1 not stated\\) | No effect | "
-        "⊕◯◯◯ Very low<sup>2</sup><sup>3</sup><sup>4</sup> |",
+        "⊕◯◯◯ Very low<sup>2,3,4</sup> |",
     ]
     assert (
         "1. Rated down for imprecision: 319 participants in total, below the optimal information size of 400."

@@ -194,10 +194,15 @@ def rate_claim(
                 f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in deciding
             )
             aside = [o for o in with_finding if o not in deciding]
+            empty = [o.label for o in rows if not o.studies]
             explanation = (
-                f"By outcome: {per}. The claim takes the lowest certainty of "
-                + ("these outcomes" if len(deciding) > 1 else "this outcome")
-                + (", and is mixed because they point different ways." if direction == "mixed" else ".")
+                f"By outcome: {per}. "
+                + (
+                    "The claim takes the lowest certainty of these outcomes"
+                    + (", and is mixed because they point different ways." if direction == "mixed" else ".")
+                    if len(deciding) > 1
+                    else "The verdict follows this outcome."
+                )
                 + (
                     " Less direct outcomes ("
                     + "; ".join(
@@ -207,6 +212,7 @@ def rate_claim(
                     if aside
                     else ""
                 )
+                + (f" No included study yet for: {'; '.join(empty)}." if empty else "")
             )
             weakest = [o for o in deciding if o.certainty == certainty]
             would_change = " ".join(f"{o.label}: {' '.join(o.would_change)}" for o in weakest)

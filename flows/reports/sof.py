@@ -91,7 +91,7 @@ def build_sof(rows: tuple[OutcomeCertainty, ...], rules: CertaintyRules) -> Json
                 "outcome": row.outcome,
                 "label": capital(row.label),
                 "kind": row.kind,
-                "kind_label": ladder.label("outcome_kinds", row.kind) if row.kind else None,
+                "kind_label": ladder.label("outcome_kinds", row.kind).split(" (")[0] if row.kind else None,
                 "studies": len(row.studies),
                 "body_studies": len(row.body),
                 "designs": _designs(row),
@@ -176,7 +176,7 @@ def sof_markdown(sof: Json, title: str, md: Any) -> str:
         "|---|---|---:|---|---|",
     ]
     for row in sof["rows"]:
-        refs = "".join(f"<sup>{n}</sup>" for n in row["footnotes"])
+        refs = f"<sup>{','.join(str(n) for n in row['footnotes'])}</sup>" if row["footnotes"] else ""
         certainty = f"{row['symbols']} {row['certainty_label']}" if row["certainty"] else NO_CERTAINTY
         kind = f" ({md(row['kind'])})" if row["kind"] else ""
         lines.append(
