@@ -150,9 +150,13 @@ def test_no_dominant_direction_is_mixed_and_very_serious() -> None:
     assert row.certainty == "low"
 
 
-def test_a_mixed_study_weighs_for_no_direction() -> None:
+def test_a_mixed_study_does_not_vote_but_counts_as_disagreeing() -> None:
     row = assess(g("1", population=500), g("2", direction="mixed", population=500))
-    assert row.direction == "mixed"
+    assert (row.direction, domains(row)) == ("supports", [("inconsistency", 1)])
+    assert "PMID 2 mixed" in row.downgrades[0].reason
+    only = assess(g("1", direction="mixed"), g("2", direction="mixed"))
+    assert (only.direction, domains(only)) == ("mixed", [("inconsistency", 2)])
+    assert "mixed findings PMIDs 1, 2" in only.downgrades[0].reason
 
 
 @pytest.mark.parametrize(("review", "trials"), [("no_effect", "supports"), ("supports", "no_effect")])

@@ -86,9 +86,13 @@ class _Body:
 
 
 def _direction(body: _Body, rules: CertaintyRules) -> tuple[str, dict[str, float]]:
-    shares = {d: body.share(g for g in body.grades if g.direction == d) for d in DIRECTIONAL}
+    """The direction holding `dominant_share` of the directional weight; a study graded mixed does not
+    vote (it counts against the direction in inconsistency); no directional study at all is mixed."""
+    weight = {d: sum(body.weights[g.pmid] for g in body.grades if g.direction == d) for d in DIRECTIONAL}
+    total = sum(weight.values())
+    shares = {d: (w / total if total else 0.0) for d, w in weight.items()}
     best = max(DIRECTIONAL, key=lambda d: shares[d])  # ties: the first in DIRECTIONAL order
-    return (best if shares[best] >= rules.dominant_share else "mixed"), shares
+    return (best if total and shares[best] >= rules.dominant_share else "mixed"), shares
 
 
 def _risk_of_bias(body: _Body, rules: CertaintyRules) -> Step | None:
