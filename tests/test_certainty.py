@@ -204,7 +204,10 @@ def test_indirect_exposure_rates_down_with_its_reason() -> None:
     row = assess(g("1", indirectness="indirect", indirect_reason="vitamin K1, not K2"), exposure="vitamin K2")
     assert domains(row) == [("indirectness", 1)]
     assert "PMID 1: vitamin K1, not K2" in row.downgrades[0].reason
-    assert "A study of the claim's own exposure (vitamin K2) in the claim's population." in row.would_change
+    assert (
+        "A study without the indirectness noted: the claim's own exposure (vitamin K2), population and outcome."
+        in row.would_change
+    )
 
 
 def test_surrogate_outcome_for_a_clinical_claim_rates_down() -> None:

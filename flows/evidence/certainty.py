@@ -287,6 +287,7 @@ def _would_change(
 ) -> list[str]:
     out: list[str] = []
     levels = {g.level for g in body.grades}
+    label = label[:1].lower() + label[1:] if label[1:2].islower() else label  # inside a sentence
     if tier.id != rules.tiers[0].id:
         if not tier.human:
             out.append(f"Any study in people measuring {label} (there is none with a finding yet).")
@@ -311,8 +312,8 @@ def _would_change(
                 out.append(f"Appraising indirectness for {_ids(todo)} (not assessed yet).")
             if any(g.indirectness == "indirect" for g in flagged):
                 out.append(
-                    f"A study of the claim's own exposure{f' ({exposure})' if exposure else ''} "
-                    "in the claim's population."
+                    "A study without the indirectness noted: the claim's own exposure"
+                    f"{f' ({exposure})' if exposure else ''}, population and outcome."
                 )
             if "surrogate or mechanistic" in step.reason:
                 out.append(f"A study measuring {label} itself rather than a surrogate.")
