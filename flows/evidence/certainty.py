@@ -431,7 +431,7 @@ def assess_outcome(
         + f": {rules.level(certainty).label.lower()} certainty."
         + (
             f" {_n(others, 'other study', 'other studies')} (lower tiers or unclear findings) "
-            f"{'is' if others == 1 else 'are'} listed but do not rate this outcome."
+            f"{'is listed but does' if others == 1 else 'are listed but do'} not rate this outcome."
             if others
             else ""
         )
