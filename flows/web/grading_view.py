@@ -314,6 +314,11 @@ def conflict_feedback(config: data.WebConfig, claim: Claim, pmid: str, curator: 
     return f"Conflict on PMID {pmid}: {said}. An adjudicator will settle it."
 
 
+def still_in_conflict(config: data.WebConfig, claim: Claim, pmid: str) -> bool:
+    study = grading.study_decisions(data.events(config), claim.id, pmid, adjudicators(config))
+    return study.state(config.project.reviewers_for(claim.id)) == "conflict"
+
+
 RECORD_FILTERS = {
     "all": "all",
     "mine": "mine to do",
@@ -373,6 +378,7 @@ def records_page(
             "partial": "awaiting a second grade",
         }.get(state, "included" if final and final.relevance == "include" else "excluded")
         mine = next((g for g in study.grades if g.curator == curator), None) if study else None
+        first = study.independent_of(curator) if study else None
         tags = {
             "all": True, "mine": pmid in todo, "awaiting": status == "awaiting a second grade",
             "conflict": status == "in conflict", "maybe": pmid in maybes,
@@ -392,7 +398,11 @@ def records_page(
                 title=views.study_view(article, claim.query).title if article else pmid,
                 year=str(article.pub_date.year or "") if article else "",
                 status=status,
-                mine=views.summarize(mine) if mine else None,
+                mine=views.summarize(mine)
+                if mine
+                else (
+                    f"withdrawn after unblinding; still counts: {views.summarize(first)}" if first else None
+                ),
                 level=final.level if final and final.relevance == "include" else None,
                 maybe=pmid in maybes,
             )

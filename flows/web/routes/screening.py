@@ -21,7 +21,13 @@ from flows.curation.save import KEY_PATTERN, save_once
 from flows.project.claims import Claim
 from flows.web import data
 from flows.web.deps import Checked, ClaimOf, Grade, Htmx, SignedInPage, WebApp, role, study_of
-from flows.web.grading_view import claim_summaries, conflict_feedback, screen_state, undo_target
+from flows.web.grading_view import (
+    claim_summaries,
+    conflict_feedback,
+    screen_state,
+    still_in_conflict,
+    undo_target,
+)
 from flows.web.pages import HTTPProblem, Web
 from flows.web.parked import park
 
@@ -135,4 +141,9 @@ def undo(request: Request, session: Checked, claim: ClaimOf, htmx: Htmx, app: We
             return RedirectResponse(f"/claims/{claim.id}?pmid={target}", status_code=303)
         state = screen_state(config, store, claim, session.curator, target)
     message = f"Undone: your grade for PMID {target} is withdrawn; grade it again."
+    if state.counts is not None and still_in_conflict(config, claim, target):
+        message = (
+            f"Undone: your grade for PMID {target} is withdrawn. You had seen the other grade, so your first "
+            "grade still counts: the study stays in conflict until an adjudicator settles it."
+        )
     return app.render(request, "_study.html", claim=claim, state=state, message=message)
