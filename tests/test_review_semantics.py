@@ -150,3 +150,14 @@ def test_risk_of_bias_off_the_scale_is_left_out_of_its_kappa(project: Project) -
     # positions (0, 2) and (2, 2): observed w·o = 1/2 · 2 = 1; expected w·e with marginals alice {0: ½, 2: ½},
     # bob {2: 1}: ½·2 = 1 → kappa_w = 1 - 1/1 = 0
     assert row.kappa == pytest.approx(0.0)
+
+
+def test_replayed_events_give_the_same_answers(project: Project) -> None:
+    events = [ev("alice", P1, minute=0), ev("bob", P1, level="animal", minute=1), ev("alice", P2, minute=2)]
+    replayed = review.Replayed(events, ROLES)
+    hits = {CLAIM: [P1, P2, P3]}
+    assert review.final_grades(project, replayed, ROLES) == review.final_grades(project, events, ROLES)
+    assert review.grading_status(project, replayed, hits, ROLES) == review.grading_status(project, events, hits, ROLES)
+    assert review.queue(project, replayed, CLAIM, "bob", hits[CLAIM], ROLES) == [P2, P3]
+    assert review.conflicts(project, replayed, CLAIM, adjudicators=ROLES) == [P1]
+    assert review.visible_grades(replayed, "bob", CLAIM, P2) == []

@@ -31,7 +31,7 @@ import datetime as dt
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,7 +227,28 @@ def adjudicator_ids(project: Project, curators: Mapping[str, Curator] | None = N
 Roles = Iterable[str] | None  # adjudicator ids; None = read the project's curators.yaml
 
 
+class Replayed:
+    """Events replayed once (`decisions`), to hand to several rules in one go (a web request asks
+    queue, status and final grades of the same events). Iterates as the events themselves."""
+
+    def __init__(self, events: Iterable[GradeEvent], adjudicators: Iterable[str]) -> None:
+        self.events = list(events)
+        self.adjudicators = frozenset(adjudicators)
+        self.table = decisions(self.events, self.adjudicators)
+
+    def __iter__(self) -> Iterator[GradeEvent]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
 def _table(project: Project, events: Iterable[GradeEvent], adjudicators: Roles) -> dict[Key, StudyDecisions]:
+    same_roles = isinstance(events, Replayed) and (
+        adjudicators is None or frozenset(adjudicators) == events.adjudicators
+    )
+    if isinstance(events, Replayed) and same_roles:
+        return events.table
     roles = adjudicator_ids(project) if adjudicators is None else adjudicators
     return decisions(events, roles)
 

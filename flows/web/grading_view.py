@@ -6,7 +6,7 @@ form's words; flows.curation.journal checks every event again before it is appen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +136,7 @@ def adjudicators(config: data.WebConfig) -> frozenset[str]:
 
 
 def my_queue(
-    config: data.WebConfig, events: Sequence[GradeEvent], claim: Claim, curator: str, pmids: Sequence[str]
+    config: data.WebConfig, events: Iterable[GradeEvent], claim: Claim, curator: str, pmids: Sequence[str]
 ) -> list[str]:
     """The curator's queue, skipped and "maybe" studies moved to its end (flows.web.parked)."""
     todo = grading.queue(config.project, events, claim.id, curator, pmids, adjudicators(config))
@@ -148,7 +148,7 @@ def screen_state(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
 ) -> ScreenState:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     pmids = store.claim_pmids(claim.id)
     roles = adjudicators(config)
     todo = my_queue(config, events, claim, curator, pmids)
@@ -205,7 +205,7 @@ def screen_state(
         history=history,
         history_hidden=history_hidden,
         reviewers=reviewers,
-        can_undo=undo_target(events, claim.id, curator) is not None,
+        can_undo=undo_target(events.events, claim.id, curator) is not None,
         stale=store.stale,
         maybe=target in parked_studies(config, curator, claim.id, maybe_only=True) if target else False,
     )
@@ -229,7 +229,7 @@ def _rating(final: Sequence[FinalGrade], store: data.StoreReader, claim_id: str)
 
 def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: str) -> list[ClaimRow]:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     ids = [c.id for c in project.claims]
     hits = {c: store.claim_pmids(c) for c in ids}
     roles = adjudicators(config)
@@ -268,7 +268,7 @@ def conflict_rows(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, adjudicator: str
 ) -> list[ConflictRow]:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     roles = adjudicators(config)
     pmids = store.claim_pmids(claim.id)
     open_pmids = grading.conflicts(project, events, claim.id, pmids, roles)
@@ -357,7 +357,7 @@ def records_page(
 ) -> RecordsPage:
     """Every record of a claim with its status for this curator, filtered by status and level."""
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     roles = adjudicators(config)
     pmids = store.claim_pmids(claim.id)
     reviewers = project.reviewers_for(claim.id)
