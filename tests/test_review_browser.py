@@ -14,7 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from flows.curation.journal import read_events
+from flows.curation.events import GradeEvent
+from flows.curation.journal import append_event, now_timestamp, read_events
 from flows.curation.ladder import load_ladder
 from flows.curation.review import final_grades
 from flows.pipeline.demo import run_demo
@@ -235,3 +236,56 @@ def test_a_save_repeated_with_the_same_key_writes_one_event(showcase: Showcase) 
         broken = client.post(f"/claims/{CLAIM}/studies/{S4}/grade", data=form | {"save_key": "../x"}, headers=headers)
         assert broken.status_code == 400
         assert len([e for e in read_events(showcase.project.dir) if e.curator == "nora"]) == 1
+
+
+def _client(base: str, curator: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base)
+    token = re.search(r'name="token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    client.post("/login", data={"curator": curator, "password": password, "token": token.group(1)})
+    return client
+
+
+def test_a_party_to_the_conflict_is_refused_when_another_adjudicator_exists(showcase: Showcase) -> None:
+    folder = showcase.project.dir
+    curators = folder / "curators.yaml"
+    curators.write_text(
+        curators.read_text(encoding="utf-8") + '  - {id: dana, name: "Dana Judge", role: adjudicator}\n',
+        encoding="utf-8",
+    )
+    PasswordStore(showcase.config.data_dir, showcase.project.name).set_password("dana", "dana-password-333")
+    append_event(
+        folder,
+        GradeEvent(claim=CLAIM, pmid=S3, curator="nora", timestamp=now_timestamp(), relevance="include",
+                   level="human_observational", direction="no_effect"),
+    )  # fmt: skip
+    with serve(showcase.config) as base:
+        team = _client(base, "k2-team", PASSWORDS["k2-team"])
+        page = team.get(f"/claims/{CLAIM}/conflicts").text
+        assert "You may not settle this one: you graded PMID 28620475 yourself" in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        form = {"csrf_token": csrf.group(1), "relevance": "exclude", "exclude_reason": "wrong_outcome"}
+        refused = team.post(f"/claims/{CLAIM}/studies/{S3}/adjudicate", data=form)
+        assert refused.status_code == 403
+        assert (
+            f"Not saved: you graded PMID {S3} yourself, so you are party to this conflict; "
+            "another adjudicator (dana) settles it." in refused.text
+        )
+        assert not [e for e in read_events(folder) if e.kind == "adjudication"]
+        dana = _client(base, "dana", "dana-password-333")
+        page = dana.get(f"/claims/{CLAIM}/conflicts").text
+        assert "You may not settle" not in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        settled = dana.post(
+            f"/claims/{CLAIM}/studies/{S3}/adjudicate", data=form | {"csrf_token": csrf.group(1)},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert settled.status_code == 303
+        [final] = [f for f in final_grades(showcase.project, read_events(folder)) if (f.claim, f.pmid) == (CLAIM, S3)]
+        assert (final.decided_by, final.self_adjudicated, final.curators) == (
+            "adjudication", False, ("k2-team", "nora", "dana"),
+        )  # fmt: skip
+        team.close()
+        dana.close()
