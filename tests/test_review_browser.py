@@ -158,6 +158,9 @@ def test_newcomer_blind_review_conflict_skip_records_adjudication_and_agreement(
         expect(nora.locator(".other-grade")).to_contain_text("litgrade K2 curation team")  # still unblinded
         expect(nora.locator(".conflict-count")).to_have_text("1 in conflict")
         assert agreement(capsys, project) == before
+        nora.keyboard.press("?")  # "maybe": parked, to come back to
+        shown(nora, S4)
+        expect(nora.locator("#flash")).to_contain_text(f"Marked maybe: PMID {S3} moved to the end")
 
         # The records list, filtered by key: conflicts, then the ones Nora still has to do.
         nora.goto(f"{base}/claims/{CLAIM}/records")
@@ -174,6 +177,11 @@ def test_newcomer_blind_review_conflict_skip_records_adjudication_and_agreement(
         nora.locator("#level-filter").select_option("rct")
         nora.click("#level-apply")
         expect(nora.locator("#no-records")).to_be_visible()  # S4 is not final yet
+        nora.goto(f"{base}/claims/{CLAIM}/records")
+        nora.keyboard.press("7")  # "my maybes"
+        expect(nora).to_have_url(re.compile(r"status=maybe$"))
+        expect(nora.locator("tr.record")).to_have_count(1)
+        expect(nora.locator(f"#record-{S3} .tag")).to_have_text("maybe")
 
         # The adjudicator (the team itself, the only adjudicator) settles S3 by key; the report flags it.
         team = sign_in(browser, base, "k2-team")
