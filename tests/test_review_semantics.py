@@ -3,6 +3,7 @@ after unblinding, adjudication beside (never over) the grades, agreement over in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,17 @@ def test_timestamps_not_file_order_decide_who_was_blind(project: Project) -> Non
     events = [ev("bob", P1, level="animal", minute=5), ev("alice", P1, minute=1), ev("alice", P1, minute=9)]
     study = review.study_decisions(events, CLAIM, P1, ROLES)
     assert {g.curator: g.level for g in study.independent} == {"alice": "rct", "bob": "animal"}
+    # An offset stamp is compared in UTC: 10:00+01:00 is before 09:30Z, so bob's revision at 09:45Z
+    # comes after both were unblinded, and his independent grade stays "animal".
+    mixed = [
+        replace(ev("alice", P2), timestamp="2026-11-24T10:00:00+01:00"),
+        replace(ev("bob", P2, level="animal"), timestamp="2026-11-24T09:30:00.5Z"),
+        replace(ev("bob", P2), timestamp="2026-11-24T09:45:00Z"),
+    ]
+    assert {g.curator: g.level for g in review.study_decisions(mixed, CLAIM, P2, ROLES).independent} == {
+        "alice": "rct", "bob": "animal",
+    }  # fmt: skip
+    assert review.study_state(project, mixed, CLAIM, P2, ROLES) == "conflict"
 
 
 def test_weighted_kappa_for_level_matches_a_hand_computed_value(project: Project) -> None:

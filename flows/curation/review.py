@@ -71,12 +71,18 @@ def decision_key(event: GradeEvent) -> tuple[str | None, str | None, str | None]
     return (event.relevance, event.level, event.direction)
 
 
-def _moment(event: GradeEvent) -> tuple[float, str]:
-    """Sort key of an event's time; an unparsable stamp sorts by its text (the schema checks it)."""
+def _moment(event: GradeEvent) -> tuple[str, str]:
+    """Sort key of an event's time in UTC: (seconds as text, fraction as text). UTC stamps (the
+    journal writes "…Z") are compared as text without parsing; an offset is converted first; an
+    unparsable stamp sorts last (the schema refuses those on the way in)."""
+    stamp = event.timestamp
+    if stamp.endswith("Z"):
+        return (stamp[:19], stamp[19:-1])  # fractions compare left-aligned, as text does
     try:
-        return (dt.datetime.fromisoformat(event.timestamp.replace("Z", "+00:00")).timestamp(), "")
+        moment = dt.datetime.fromisoformat(stamp).astimezone(dt.UTC)
     except ValueError:
-        return (math.inf, event.timestamp)
+        return ("~", stamp)  # "~" sorts after every digit
+    return (moment.strftime("%Y-%m-%dT%H:%M:%S"), f".{moment.microsecond:06d}" if moment.microsecond else "")
 
 
 @dataclass(slots=True)
@@ -208,10 +214,17 @@ def decisions(events: Iterable[GradeEvent], adjudicators: Iterable[str] = ()) ->
     for event in events:
         per_study.setdefault((event.claim, event.pmid), []).append(event)
     roles = frozenset(adjudicators)
-    return {
-        key: _replay(key[0], key[1], sorted(timeline, key=_moment), roles)
-        for key, timeline in per_study.items()
-    }
+    out: dict[Key, StudyDecisions] = {}
+    for key, timeline in per_study.items():
+        if len(timeline) == 1 and timeline[0].kind == "grade":  # the common case, nothing to replay
+            only = timeline[0]
+            out[key] = StudyDecisions(
+                claim=key[0], pmid=key[1], grades=(only,), independent=(only,),
+                parties=frozenset((only.curator,)),
+            )  # fmt: skip
+        else:
+            out[key] = _replay(key[0], key[1], sorted(timeline, key=_moment), roles)
+    return out
 
 
 def adjudicator_ids(project: Project, curators: Mapping[str, Curator] | None = None) -> frozenset[str]:
