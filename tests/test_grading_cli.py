@@ -151,8 +151,9 @@ def test_agreement_repair_and_load(
     assert result.code == 0, result.err
     # level: alice rct rct animal, bob rct animal animal → p_o 2/3, p_e 2/3*1/3 + 1/3*2/3 = 4/9 → kappa 0.40
     assert "k2-calcification · alice × bob" in result.out
-    assert "level      n=3    agreement   66.7%  kappa 0.40" in result.out
-    assert "direction  n=3    agreement  100.0%  kappa n/a" in result.out
+    # (two levels used: the linearly weighted kappa equals the plain one)
+    assert "level         n=3    agreement   66.7%  kappa 0.40 (linear)" in result.out
+    assert "direction     n=3    agreement  100.0%  kappa n/a" in result.out
     assert f"open conflicts: 1\n  k2-calcification: {b}" in result.out
 
     load = run_cli(capsys, "grades", "load", str(folder))
@@ -298,8 +299,9 @@ def test_adjudicator_settles_a_conflict_in_the_pty(graded_project: tuple[Path, l
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    [final] = final_grades(load_project(folder), read_events(folder))
+    single, final = final_grades(load_project(folder), read_events(folder))  # PMID order
     assert (final.pmid, final.direction, final.decided_by) == (pmid, "mixed", "adjudication")
+    assert (single.pmid, single.decided_by) == ("15514282", "single")  # one independent grade so far
 
     refused = _spawn(folder, tmp_db, "bob", "--adjudicate")
     refused.expect(pexpect.EOF)

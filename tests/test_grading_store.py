@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from flows.curation.events import FinalGrade
 from flows.curation.journal import append_event, read_events
 from flows.curation.review import final_grades
 from flows.project.claims import load_project
@@ -27,22 +28,26 @@ def test_load_replaces_and_joins_with_articles(tmp_path: Path) -> None:
     append_event(folder, ev("alice", c, "exclude", minute=4))
     with connect(db) as con:
         counts = load_project_grades(con, project)
-        assert (counts.events, counts.final) == (5, 1)
+        # a agreed; c excluded by one reviewer so far (decided_by "single")
+        assert (counts.events, counts.final) == (5, 2)
         again = load_project_grades(con, project)  # idempotent: replaced, not doubled
         assert again == counts
         assert con.execute("SELECT count(*) FROM grade_events").fetchone() == (5,)
         row = con.execute(
             "SELECT a.title, f.level, f.direction, f.population, f.curators, f.decided_by, f.decided_at "
-            "FROM final_grades f JOIN articles a USING (pmid) WHERE f.project = ?",
+            "FROM final_grades f JOIN articles a USING (pmid) WHERE f.project = ? AND f.decided_by = 'agreement'",
             [project.name],
         ).fetchall()
         assert row == [(articles[0].title, "rct", "supports", 4807, ["alice", "bob"], "agreement",
                         row[0][6])]
         assert str(row[0][6]) == "2026-11-24 09:01:00"
         stored = read_final_grades(con, project.name)
-        assert stored[0].decided_at == "2026-11-24T09:01:00.000000Z"
+        assert next(f for f in stored if f.pmid == a).decided_at == "2026-11-24T09:01:00.000000Z"
         expected = final_grades(project, read_events(folder))
-        assert [replace(f, decided_at="") for f in stored] == [replace(f, decided_at="") for f in expected]
+        def by_pmid(grades: list[FinalGrade]) -> list[FinalGrade]:
+            return sorted((replace(f, decided_at="") for f in grades), key=lambda f: f.pmid)
+
+        assert by_pmid(stored) == by_pmid(expected)
         # Another project's load leaves this one alone; an empty load clears only its own rows.
         load_grades(con, "other", [ev("alice", a)], [])
         load_grades(con, project.name, [], [])

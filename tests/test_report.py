@@ -44,12 +44,12 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()}
     lines = summary.lines()
     assert lines[0].startswith(f"wrote 13 files for 2 claim(s) of {PROJECT}")
-    assert "- k2-vessels: Supports · very low certainty (randomised-evidence; 4 included, 2 to grade, 1 in conflict)" in lines
+    assert "- k2-vessels: Supports · very low certainty (randomised-evidence; 5 included, 1 to grade, 1 in conflict)" in lines
     assert "- k2-cramps: Supports · very low certainty (observational-evidence; 1 included, 1 to grade)" in lines
     vessels = load(out, "k2-vessels.json")
     # "evidence as of" is the last *completed* run's finish, not the later failed one, not the clock
     assert vessels["search"]["evidence_as_of"] == "2026-11-01T06:00:00"
-    assert vessels["rating"]["rests_on"] == ["1001", "1002"]
+    assert vessels["rating"]["rests_on"] == ["1001", "1002", "1006"]  # 1006: one reviewer so far
     assert vessels["rating"]["retracted_not_counted"] == ["1003"]
     assert [g["level"] for g in vessels["studies"]] == ["rct", "animal"]  # best level first
     assert vessels["studies"][0]["studies"][-1]["pmid"] == "1003"  # retracted last in its group
@@ -168,9 +168,9 @@ def test_prisma_boxes_reconcile_with_direct_queries(report_setup: Setup, claim: 
             2,
             8,
             1,
-            5,
+            6,  # 1006, graded by one of two reviewers so far, counts as decided by a single reviewer
             1,
-            2,
+            1,
         )
 
 
@@ -274,8 +274,8 @@ def test_changes_since_previous_report(report_setup: Setup) -> None:  # noqa: F8
     report = load(out, "k2-vessels.json")
     changes = report["changes"]
     assert changes["first_report"] is False
-    assert changes["new_studies"] == ["1005", "1006"]
-    # two null RCTs against two supporting ones (weighed per study: not every size is recorded)
+    assert changes["new_studies"] == ["1005"]  # 1006 already counted, as a single reviewer's grade
+    # null RCTs against supporting ones (weighed per study: not every size is recorded)
     assert changes["rating_changed"] == {"from": "supports/very_low", "to": "mixed/very_low"}
     assert changes["grades_changed"] == [
         {

@@ -249,3 +249,30 @@ def test_store_reader_serves_cache_while_another_process_holds_the_store(tmp_pat
     finally:
         holder.wait(timeout=30)
     assert holder.returncode == 0
+
+
+def test_grade_form_appraisal_fields_and_the_claims_outcomes() -> None:
+    from flows.project.claims import Claim, Outcome
+    from flows.web.grading_view import GradeForm
+
+    base = {"relevance": "include", "level": "rct", "direction": "supports"}
+    full = GradeForm.parse(
+        base | {"risk_of_bias": "high", "bias_domain": "randomization", "indirectness": "indirect",
+                "indirect_reason": "K1 only", "outcome": "cramps", "outcome_kind": "clinical",
+                "exposure": "MK-7 180 µg/day"},
+        key="k" * 20,
+    )  # fmt: skip
+    assert full.error is None and full.key == "k" * 20
+    event = full.event("c", "1", "alice", "2026-12-02T00:00:00Z")
+    assert (event.bias_domain, event.indirect_reason, event.outcome, event.exposure) == (
+        "randomization", "K1 only", "cramps", "MK-7 180 µg/day",
+    )  # fmt: skip
+    # A reason without "indirect" is dropped, not an error; "indirect" without one is.
+    direct = GradeForm.parse(base | {"indirectness": "direct", "indirect_reason": "left over"})
+    assert direct.error is None and direct.indirect_reason is None
+    missing = GradeForm.parse(base | {"indirectness": "indirect"})
+    assert missing.error is not None and missing.error.startswith("Not saved:")
+    claim = Claim(id="c", text="t", query="q", outcomes=(Outcome(id="cramps", label="Cramps"),))
+    assert full.outcome_problem(claim) is None
+    other = GradeForm.parse(base | {"outcome": "mortality"})
+    assert other.outcome_problem(claim) == "Not saved: unknown outcome 'mortality' for claim c."

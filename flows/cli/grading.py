@@ -251,32 +251,52 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "n/a" if value is None else pattern.format(value)
 
 
-def agreement(project: ProjectArg) -> None:
-    """Per claim and overall: percent agreement and Cohen's kappa per curator pair; open conflicts.
+def agreement(
+    project: ProjectArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list: pair, field, n, percent, kappa (all claims).")
+    ] = False,
+) -> None:
+    """Per claim and overall: percent agreement and Cohen's kappa per curator pair and field, over
+    each reviewer's independent grade (never a revision after seeing the other grade, never an
+    adjudication); level and risk of bias use a linearly weighted kappa. Then the open conflicts.
 
-    Example: litgrade agreement k2-muscle
+    Example: litgrade agreement k2-muscle --json
     """
+    import json
+
     from flows.curation.journal import read_events
+    from flows.curation.review import adjudicator_ids, conflicts
     from flows.curation.review import agreement as compute_agreement
-    from flows.curation.review import conflicts
     from flows.project.claims import load_project
 
     proj = load_project(project)
     events = read_events(proj.dir)
-    rows = compute_agreement(proj, events)
+    roles = adjudicator_ids(proj)
+    rows = compute_agreement(proj, events, roles)
+    if as_json:
+        overall = [
+            {"pair": list(r.curators), "field": r.field, "n": r.items, "percent": r.percent, "kappa": r.kappa,
+             "weights": r.weights}
+            for r in rows
+            if r.claim is None
+        ]  # fmt: skip
+        typer.echo(json.dumps(overall, indent=1))
+        return
     if not rows:
-        typer.echo(f"{proj.name}: no study has been graded by two curators yet")
+        typer.echo(f"{proj.name}: no study has independent grades by two curators yet")
     heading = None
     for row in rows:
         title = f"{row.claim or 'overall'} · {row.curators[0]} × {row.curators[1]}"
         if title != heading:
             typer.echo(title)
             heading = title
+        weighted = f" ({row.weights})" if row.weights else ""
         typer.echo(
-            f"  {row.field:<10} n={row.items:<4} agreement {_fmt(row.percent, '{:.1f}%'):>7}"
-            f"  kappa {_fmt(row.kappa, '{:.2f}')}"
+            f"  {row.field:<13} n={row.items:<4} agreement {_fmt(row.percent, '{:.1f}%'):>7}"
+            f"  kappa {_fmt(row.kappa, '{:.2f}')}{weighted}"
         )
-    open_items = [(c.id, conflicts(proj, events, c.id)) for c in proj.claims]
+    open_items = [(c.id, conflicts(proj, events, c.id, adjudicators=roles)) for c in proj.claims]
     total = sum(len(p) for _, p in open_items)
     typer.echo(f"open conflicts: {total}")
     for claim_id, pmids in open_items:

@@ -63,6 +63,9 @@ class FinalGrade:
     curators: tuple[str, ...] = ()
     decided_by: Literal["single", "agreement", "adjudication"] = "single"
     decided_at: str = ""
+    # Settled by an adjudicator who had graded the study too (allowed only when no other adjudicator
+    # exists; see flows.curation.review): the report says so.
+    self_adjudicated: bool = False
 
 
 StudyState = Literal["ungraded", "partial", "conflict", "final"]

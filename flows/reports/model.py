@@ -237,6 +237,7 @@ def _study(
         "note": grade.note,
         "quote": grade.quote,
         "decided_by": grade.decided_by,
+        "self_adjudicated": grade.self_adjudicated,
         "curators": list(grade.curators),
         "retracted": bool(article and article.is_retracted),
         "expression_of_concern": bool(article and article.has_expression_of_concern),

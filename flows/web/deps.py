@@ -110,14 +110,23 @@ async def grade_form(
     population: OptionalForm = None,
     quote: OptionalForm = None,
     note: OptionalForm = None,
+    bias_domain: OptionalForm = None,
+    exposure: OptionalForm = None,
+    indirectness: OptionalForm = None,
+    indirect_reason: OptionalForm = None,
+    outcome: OptionalForm = None,
+    outcome_kind: OptionalForm = None,
+    save_key: OptionalForm = None,
 ) -> GradeForm:
     """The grade fields checked against the ladder (an error message, not an exception: the page
     shows it). The curator is always the signed-in one: a `curator` field is not read."""
     fields = {
         "relevance": relevance, "level": level, "direction": direction, "exclude_reason": exclude_reason,
         "risk_of_bias": risk_of_bias, "population": population, "quote": quote, "note": note,
+        "bias_domain": bias_domain, "exposure": exposure, "indirectness": indirectness,
+        "indirect_reason": indirect_reason, "outcome": outcome, "outcome_kind": outcome_kind,
     }  # fmt: skip
-    return GradeForm.parse({k: v for k, v in fields.items() if v is not None})
+    return GradeForm.parse({k: v for k, v in fields.items() if v is not None}, key=save_key or None)
 
 
 Grade = Annotated[GradeForm, Depends(grade_form)]

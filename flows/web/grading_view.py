@@ -6,7 +6,7 @@ form's words; flows.curation.journal checks every event again before it is appen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from flows.evidence.rating import Rating, rate_claim
 from flows.project.claims import Claim
 from flows.store.searches import SearchRun
 from flows.web import data, views
+from flows.web.parked import parked_studies
 
 PREFETCH = 50
 _HINTS = {
@@ -26,7 +27,8 @@ _HINTS = {
     "level": "pick a level (keys 1–9)",
     "direction": "pick a direction (s, c, n, m, u)",
     "exclude_reason": "pick an exclusion reason",
-    "population": "population must be a whole number above 0",
+    "population": "sample size must be a whole number above 0",
+    "indirect_reason": "say why the study is indirect",
 }
 
 
@@ -50,22 +52,37 @@ class GradeForm:
     direction: str | None = None
     exclude_reason: str | None = None
     risk_of_bias: str | None = None
+    bias_domain: str | None = None
     population: int | None = None
+    exposure: str | None = None
+    indirectness: str | None = None
+    indirect_reason: str | None = None
+    outcome: str | None = None
+    outcome_kind: str | None = None
     quote: str | None = None
     note: str | None = None
     error: str | None = None
+    key: str | None = None  # the form's save key (flows.curation.save): a retry records one event
 
     @classmethod
-    def parse(cls, form: Mapping[str, str]) -> GradeForm:
+    def parse(cls, form: Mapping[str, str], key: str | None = None) -> GradeForm:
         """The form as a decision, checked by flows.curation.grade_check; errors in the form's words."""
         decision, problems = decision_from_text(form)
         for name in _UNUSED.get(decision.get("relevance", ""), ()):
             decision.pop(name, None)
+        if decision.get("indirectness") != "indirect":
+            decision.pop("indirect_reason", None)
         problems += decision_problems(decision)
         if problems:
             hints = dict.fromkeys(_hint(p, decision) for p in problems)  # once each, in order
-            return cls(error="Not saved: " + "; ".join(hints) + ".")
-        return cls(**decision)
+            return cls(error="Not saved: " + "; ".join(hints) + ".", key=key)
+        return cls(**decision, key=key)
+
+    def outcome_problem(self, claim: Claim) -> str | None:
+        """An outcome the claim does not name (the form offers only the claim's own)."""
+        if self.outcome is not None and self.outcome not in claim.outcome_ids():
+            return f"Not saved: unknown outcome {self.outcome!r} for claim {claim.id}."
+        return None
 
     def event(self, claim: str, pmid: str, curator: str, timestamp: str) -> GradeEvent:
         return GradeEvent(
@@ -79,6 +96,12 @@ class GradeForm:
             direction=self.direction,
             population=self.population,
             risk_of_bias=self.risk_of_bias,
+            bias_domain=self.bias_domain,
+            exposure=self.exposure,
+            indirectness=self.indirectness,
+            indirect_reason=self.indirect_reason,
+            outcome=self.outcome,
+            outcome_kind=self.outcome_kind,
             quote=self.quote,
             note=self.note,
         )
@@ -96,6 +119,7 @@ class ScreenState:
     reviewers: int
     can_undo: bool
     stale: bool = False  # a refresh held the store: studies shown as last read
+    maybe: bool = False  # the curator marked this study "maybe" (parked, to come back to)
 
 
 def _names(config: data.WebConfig) -> dict[str, str]:
@@ -107,15 +131,29 @@ def _is_adjudicator(config: data.WebConfig, curator: str) -> bool:
     return found is not None and found.is_adjudicator
 
 
+def adjudicators(config: data.WebConfig) -> frozenset[str]:
+    return grading.adjudicator_ids(config.project, data.curators(config))
+
+
+def my_queue(
+    config: data.WebConfig, events: Iterable[GradeEvent], claim: Claim, curator: str, pmids: Sequence[str]
+) -> list[str]:
+    """The curator's queue, skipped and "maybe" studies moved to its end (flows.web.parked)."""
+    todo = grading.queue(config.project, events, claim.id, curator, pmids, adjudicators(config))
+    parked = parked_studies(config, curator, claim.id)
+    return [p for p in todo if p not in parked] + [p for p in todo if p in parked]
+
+
 def screen_state(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
 ) -> ScreenState:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     pmids = store.claim_pmids(claim.id)
-    todo = list(grading.queue(project, events, claim.id, curator, pmids))
+    roles = adjudicators(config)
+    todo = my_queue(config, events, claim, curator, pmids)
     target = pmid or (todo[0] if todo else None)
-    counts = grading.grading_status(project, events, {claim.id: pmids}).get(claim.id)
+    counts = grading.grading_status(project, events, {claim.id: pmids}, roles).get(claim.id)
     reviewers = project.reviewers_for(claim.id)
     names = _names(config)
     study = None
@@ -167,8 +205,9 @@ def screen_state(
         history=history,
         history_hidden=history_hidden,
         reviewers=reviewers,
-        can_undo=undo_target(events, claim.id, curator) is not None,
+        can_undo=undo_target(events.events, claim.id, curator) is not None,
         stale=store.stale,
+        maybe=target in parked_studies(config, curator, claim.id, maybe_only=True) if target else False,
     )
 
 
@@ -190,11 +229,12 @@ def _rating(final: Sequence[FinalGrade], store: data.StoreReader, claim_id: str)
 
 def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: str) -> list[ClaimRow]:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
     ids = [c.id for c in project.claims]
     hits = {c: store.claim_pmids(c) for c in ids}
-    status = grading.grading_status(project, events, hits)
-    final = list(grading.final_grades(project, events))
+    roles = adjudicators(config)
+    status = grading.grading_status(project, events, hits, roles)
+    final = list(grading.final_grades(project, events, roles))
     runs = store.newest_runs(ids)
     rows = []
     for claim in project.claims:
@@ -204,7 +244,7 @@ def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: st
                 claim=claim,
                 total=len(pmids),
                 counts=status.get(claim.id),
-                my_remaining=len(grading.queue(project, events, claim.id, curator, pmids)),
+                my_remaining=len(grading.queue(project, events, claim.id, curator, pmids, roles)),
                 rating=_rating(final, store, claim.id),
                 run=runs.get(claim.id),
             )
@@ -216,31 +256,162 @@ def claim_summaries(config: data.WebConfig, store: data.StoreReader, curator: st
 class ConflictRow:
     pmid: str
     title: Markup | str  # the study's safe title, or its PMID when the record is not stored
+    # Each reviewer's independent grade (what agreement counts), with their standing one when revised.
     grades: tuple[tuple[views.GradeView, GradeEvent], ...]
+    summary: views.StudyView | None = None  # the record: journal, year, types, abstract
+    revised: tuple[views.GradeView, ...] = ()  # revisions after unblinding (shown, never counted)
+    refusal: str | None = None  # why this adjudicator may not settle it (party to it, others exist)
+    party: bool = False  # the adjudicator graded it too (allowed as the only adjudicator; flagged)
 
 
-def conflict_rows(config: data.WebConfig, store: data.StoreReader, claim: Claim) -> list[ConflictRow]:
+def conflict_rows(
+    config: data.WebConfig, store: data.StoreReader, claim: Claim, adjudicator: str
+) -> list[ConflictRow]:
     project = config.project
-    events = data.events(config)
+    events = grading.Replayed(data.events(config), adjudicators(config))
+    roles = adjudicators(config)
     pmids = store.claim_pmids(claim.id)
-    open_pmids = grading.conflicts(project, events, claim.id, pmids)
+    open_pmids = grading.conflicts(project, events, claim.id, pmids, roles)
     found = store.articles(open_pmids)
     names = _names(config)
     rows = []
     for pmid in open_pmids:
-        standing = {
-            c: e for c, e in grading.standing_grades(events, claim.id, pmid).items() if e.kind == "grade"
-        }
+        study = grading.study_decisions(events, claim.id, pmid, roles)
+        standing = {g.curator: g for g in study.grades}
         article = found.get(pmid)
-        title = views.study_view(article, claim.query).title if article else pmid
+        summary = views.study_view(article, claim.query) if article else None
         rows.append(
             ConflictRow(
                 pmid=pmid,
-                title=title,
-                grades=tuple((views.grade_view(e, names), e) for e in standing.values()),
+                title=summary.title if summary else pmid,
+                grades=tuple((views.grade_view(e, names), e) for e in study.independent),
+                summary=summary,
+                revised=tuple(
+                    views.grade_view(standing[e.curator], names)
+                    for e in study.independent
+                    if e.curator in standing and standing[e.curator] != e
+                ),
+                refusal=grading.adjudication_refusal(events, claim.id, pmid, adjudicator, roles),
+                party=adjudicator in study.parties,
             )
         )
     return rows
+
+
+def conflict_feedback(config: data.WebConfig, claim: Claim, pmid: str, curator: str) -> str | None:
+    """On the spot, after a save: the other reviewers' grades when this save left the study in
+    conflict (both have graded by then, so nothing blind is given away)."""
+    events = data.events(config)
+    roles = adjudicators(config)
+    study = grading.study_decisions(events, claim.id, pmid, roles)
+    if study.state(config.project.reviewers_for(claim.id)) != "conflict":
+        return None
+    names = _names(config)
+    others = [g for g in study.independent if g.curator != curator]
+    if not others or curator not in {g.curator for g in study.grades}:
+        return None
+    said = "; ".join(f"{names.get(g.curator, g.curator)} chose {views.summarize(g)}" for g in others)
+    return f"Conflict on PMID {pmid}: {said}. An adjudicator will settle it."
+
+
+def still_in_conflict(config: data.WebConfig, claim: Claim, pmid: str) -> bool:
+    study = grading.study_decisions(data.events(config), claim.id, pmid, adjudicators(config))
+    return study.state(config.project.reviewers_for(claim.id)) == "conflict"
+
+
+RECORD_FILTERS = {
+    "all": "all",
+    "mine": "mine to do",
+    "awaiting": "awaiting a second grade",
+    "conflict": "in conflict",
+    "included": "included",
+    "excluded": "excluded",
+    "maybe": "my maybes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    pmid: str
+    title: Markup | str
+    year: str
+    status: str  # to grade | awaiting a second grade | in conflict | included | excluded
+    mine: str | None  # the curator's own grade, summarised
+    level: str | None  # the final grade's level (included studies)
+    maybe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsPage:
+    rows: tuple[RecordRow, ...]
+    shown: str
+    level: str | None
+    total: int
+    mine_done: int
+    mine_todo: int
+    counts: dict[str, int]
+
+
+def records_page(
+    config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, shown: str, level: str | None
+) -> RecordsPage:
+    """Every record of a claim with its status for this curator, filtered by status and level."""
+    project = config.project
+    events = grading.Replayed(data.events(config), adjudicators(config))
+    roles = adjudicators(config)
+    pmids = store.claim_pmids(claim.id)
+    reviewers = project.reviewers_for(claim.id)
+    table = grading.decisions([e for e in events if e.claim == claim.id], roles)
+    finals = {f.pmid: f for f in grading.final_grades(project, events, roles) if f.claim == claim.id}
+    todo = set(grading.queue(project, events, claim.id, curator, pmids, roles))
+    maybes = parked_studies(config, curator, claim.id, maybe_only=True)
+    articles = store.articles(pmids)
+    rows: list[RecordRow] = []
+    counts = dict.fromkeys(RECORD_FILTERS, 0)
+    for pmid in pmids:
+        study = table.get((claim.id, pmid))
+        state = study.state(reviewers) if study else "ungraded"
+        final = finals.get(pmid)
+        status = {
+            "conflict": "in conflict",
+            "ungraded": "to grade",
+            "partial": "awaiting a second grade",
+        }.get(state, "included" if final and final.relevance == "include" else "excluded")
+        mine = next((g for g in study.grades if g.curator == curator), None) if study else None
+        first = study.independent_of(curator) if study else None
+        tags = {
+            "all": True, "mine": pmid in todo, "awaiting": status == "awaiting a second grade",
+            "conflict": status == "in conflict", "maybe": pmid in maybes,
+            "included": final is not None and final.relevance == "include",
+            "excluded": final is not None and final.relevance == "exclude",
+        }  # fmt: skip
+        for name, on in tags.items():
+            counts[name] += on
+        if not tags.get(shown, False):
+            continue
+        if level and (final is None or final.level != level):
+            continue
+        article = articles.get(pmid)
+        rows.append(
+            RecordRow(
+                pmid=pmid,
+                title=views.study_view(article, claim.query).title if article else pmid,
+                year=str(article.pub_date.year or "") if article else "",
+                status=status,
+                mine=views.summarize(mine)
+                if mine
+                else (
+                    f"withdrawn after unblinding; still counts: {views.summarize(first)}" if first else None
+                ),
+                level=final.level if final and final.relevance == "include" else None,
+                maybe=pmid in maybes,
+            )
+        )
+    mine_done = sum(1 for p in pmids if (s := table.get((claim.id, p))) and s.graded_by(curator))
+    return RecordsPage(
+        rows=tuple(rows), shown=shown, level=level, total=len(pmids), mine_done=mine_done,
+        mine_todo=len(todo), counts=counts,
+    )  # fmt: skip
 
 
 def undo_target(events: Sequence[GradeEvent], claim: str, curator: str) -> str | None:

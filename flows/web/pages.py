@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["ladder"] = load_ladder()
+    env.globals["new_save_key"] = lambda: secrets.token_urlsafe(18)  # one per rendered form
     env.filters["http_url"] = _http_url
     return env
 

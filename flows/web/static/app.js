@@ -64,6 +64,71 @@
     if (event.target.closest("#exclude-button")) { event.preventDefault(); setExclude(!excludeMode); }
   });
 
+  // Keys of the pages without a grading form (records list, conflicts queue) and the screening
+  // page's moves (skip, maybe, back, records). True when the key was handled.
+  function study() { return document.getElementById("study"); }
+  function claimId() {
+    const s = study();
+    if (s) return s.dataset.claim;
+    const m = window.location.pathname.match(/^\/claims\/([^/]+)/);
+    return m ? m[1] : null;
+  }
+  function trail() {
+    try { return JSON.parse(window.sessionStorage.getItem("litgrade-trail") || "[]"); } catch (e) { return []; }
+  }
+  function remember() {
+    const s = study();
+    if (!s || !s.dataset.pmid) return;
+    const t = trail();
+    if (t[t.length - 1] !== s.dataset.pmid) t.push(s.dataset.pmid);
+    window.sessionStorage.setItem("litgrade-trail", JSON.stringify(t.slice(-50)));
+  }
+  function back() {
+    const s = study();
+    const t = trail();
+    if (s && t.length && t[t.length - 1] === s.dataset.pmid) t.pop();
+    const previous = t.pop();
+    window.sessionStorage.setItem("litgrade-trail", JSON.stringify(t));
+    if (!previous) return;
+    const url = "/claims/" + encodeURIComponent(claimId()) + "?pmid=" + encodeURIComponent(previous);
+    if (window.htmx && s) window.htmx.ajax("GET", url, { target: "#study", swap: "outerHTML" });
+    else window.location.assign(url);
+  }
+  function pageKeys(event, key) {
+    const id = claimId();
+    const records = document.getElementById("records");
+    const conflicts = document.querySelector("section.conflict.current");
+    if (records && !study()) {
+      const link = document.querySelector('#filters a[data-key="' + key + '"]');
+      if (link) { event.preventDefault(); window.location.assign(link.href); return true; }
+      if (key === "s" && id) { event.preventDefault(); window.location.assign("/claims/" + id); return true; }
+      return false;
+    }
+    if (conflicts) {
+      const choose = conflicts.querySelector('button.choose[data-key="' + key + '"]');
+      if (choose) { event.preventDefault(); if (!choose.disabled) choose.click(); return true; }
+      if (key === "w") { event.preventDefault(); conflicts.querySelector("form.write-final select").focus(); return true; }
+      if (key === "s" && id) { event.preventDefault(); window.location.assign("/claims/" + id); return true; }
+      return false;
+    }
+    if (!study()) return false;
+    if (key === "k" || key === "?") {
+      const park = document.getElementById(key === "k" ? "skip-form" : "maybe-form");
+      if (park) { event.preventDefault(); send(park); }
+      return true;
+    }
+    if (key === "b") { event.preventDefault(); back(); return true; }
+    if (key === "r" && id) { event.preventDefault(); window.location.assign("/claims/" + id + "/records"); return true; }
+    if (key === "p") {
+      const first = document.getElementById("risk_of_bias");
+      if (first) { event.preventDefault(); first.focus(); }
+      return true;
+    }
+    return false;
+  }
+
+  document.addEventListener("DOMContentLoaded", remember);
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
@@ -74,6 +139,7 @@
     }
     const f = form();
     const key = event.key;
+    if (pageKeys(event, key)) return;
     if (key === "z") {
       const undo = document.getElementById("undo-form");
       if (undo) { event.preventDefault(); send(undo); }
@@ -97,6 +163,7 @@
   // A swapped-in study starts with a clean form.
   document.addEventListener("htmx:afterSwap", function () {
     excludeMode = false;
+    remember();
     document.getElementById("problem").hidden = true;
   });
 
