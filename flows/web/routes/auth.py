@@ -91,7 +91,8 @@ async def login(
     account = curator if is_curator_id(curator) else None
     refused = limits.attempt(request.client.host if request.client else "unknown", account)
     if refused is not None:
-        response = _login_form(request, app, browser, status=429, error=refused.message)
+        # Rendered in the thread pool like any page, leaving the event loop to everyone else's requests.
+        response = await run_in_threadpool(_login_form, request, app, browser, 429, refused.message)
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
     if not app.sessions.use_login_token(token, browser):
