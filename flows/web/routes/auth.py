@@ -91,21 +91,20 @@ async def login(
     account = curator if is_curator_id(curator) else None
     refused = limits.attempt(request.client.host if request.client else "unknown", account)
     if refused is not None:
-        # Rendered in the thread pool like any page, leaving the event loop to everyone else's requests.
+        # Pages render in the thread pool, as sync routes do: the event loop stays free for everyone else.
         response = await run_in_threadpool(_login_form, request, app, browser, 429, refused.message)
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
     if not app.sessions.use_login_token(token, browser):
-        return _login_form(
-            request, app, browser, status=403,
-            error="The sign-in form expired or was already used; try again on this fresh one.",
-        )  # fmt: skip
+        expired = "The sign-in form expired or was already used; try again on this fresh one."
+        return await run_in_threadpool(_login_form, request, app, browser, 403, expired)
     fingerprint = None
     if account is not None:
         async with limits.hashing:  # argon2 is deliberately slow: off the event loop, one at a time
             fingerprint = await run_in_threadpool(_check, app, account, password)
     if fingerprint is None or account is None:
-        return _login_form(request, app, browser, status=401, error="Unknown curator or wrong password.")
+        wrong = "Unknown curator or wrong password."
+        return await run_in_threadpool(_login_form, request, app, browser, 401, wrong)
     limits.succeeded(account)
     _, cookie = app.sessions.start(account, fingerprint)
     response = RedirectResponse("/", status_code=303)
