@@ -103,7 +103,8 @@ def time_grades(config: Any, grades: int, cold: bool = False) -> tuple[list[floa
 
     from flows.web.app import create_app
 
-    client = TestClient(create_app(config))
+    # A loopback Host: the app answers no other by default.
+    client = TestClient(create_app(config), base_url="http://127.0.0.1")
     token = re.search(r'name="token" value="([^"]+)"', client.get("/login").text)
     assert token
     client.post("/login", data={"curator": "alice", "password": "bench-password", "token": token.group(1)})

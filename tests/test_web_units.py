@@ -109,15 +109,16 @@ def test_secret_key_is_made_once(tmp_path: Path) -> None:
 
 def test_sessions_sign_and_end(tmp_path: Path) -> None:
     sessions = Sessions(secret_key(tmp_path))
-    session, cookie = sessions.start("alice")
+    session, cookie = sessions.start("alice", "fingerprint")
     assert sessions.get(cookie) == session
     assert sessions.get(cookie + "x") is None
-    assert sessions.get(Sessions("another-key-" * 4).start("alice")[1]) is None  # other key's cookie
+    assert sessions.get(Sessions("another-key-" * 4).start("alice", "fingerprint")[1]) is None  # other key's cookie
     assert csrf_ok(session, session.csrf) and not csrf_ok(session, "nope") and not csrf_ok(session, None)
     sessions.end(session)
     assert sessions.get(cookie) is None
-    assert sessions.check_login_token(sessions.login_token())
-    assert not sessions.check_login_token("forged")
+    browser = sessions.new_browser_id()
+    assert sessions.use_login_token(sessions.login_token(browser), browser)
+    assert not sessions.use_login_token("forged", browser)
 
 
 def test_loopback_detection() -> None:

@@ -22,6 +22,12 @@ def serve(
     project: str = typer.Argument(..., help="Project name (curated/<name>) or folder."),
     host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback is exposed."),
     port: int = typer.Option(8000, help="TCP port."),
+    allowed_hosts: str = typer.Option(
+        "",
+        envvar="LITGRADE_ALLOWED_HOSTS",
+        help="Host names the app answers besides 127.0.0.1, localhost and [::1], comma-separated "
+        "(e.g. curate.example.org,*.lab.example.org); any other Host header gets 400.",
+    ),
 ) -> None:
     """Run the curator web app for PROJECT.
 
@@ -31,9 +37,13 @@ def serve(
 
     from flows.config import data_dir, db_path
     from flows.project.claims import load_project
-    from flows.web.app import create_app
+    from flows.web.app import LOOPBACK_HOSTS, create_app, host_patterns
     from flows.web.data import WebConfig
 
+    extra = [name for name in allowed_hosts.split(",") if name.strip()]
+    if host not in ("0.0.0.0", "::", ""):
+        extra.append(host)  # the address it is bound to is a name it answers to
+    hosts = list(dict.fromkeys(host_patterns([*LOOPBACK_HOSTS, *extra])))
     loaded = load_project(project)
     if not is_loopback(host):
         typer.echo(
@@ -41,8 +51,12 @@ def serve(
             "can try to sign in; the app has no TLS. Prefer 127.0.0.1 and an SSH tunnel.",
             err=True,
         )
-    app = create_app(WebConfig(project=loaded, db_path=db_path(), data_dir=data_dir()))
+    app = create_app(WebConfig(project=loaded, db_path=db_path(), data_dir=data_dir()), hosts)
     typer.echo(f"litgrade: serving {loaded.name} on http://{host}:{port}/ (Ctrl-C to stop)")
+    typer.echo(
+        f"litgrade: answering Host names {', '.join(hosts)} (add others with --allowed-hosts "
+        "or LITGRADE_ALLOWED_HOSTS)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -88,6 +102,9 @@ def passwd(
     store = PasswordStore(data_dir(), loaded.name)
     store.set_password(name, password)
     typer.echo(f"litgrade: password set for {name} in project {loaded.name} ({store.path})")
+    # Every session remembers the password it was opened with (flows.web.auth): the server sees the
+    # file change on the next request and ends them.
+    typer.echo(f"litgrade: {name}'s open web sessions are ended; they sign in again with the new password")
 
 
 def register(app: typer.Typer) -> None:

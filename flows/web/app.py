@@ -8,30 +8,58 @@ flows/web/routes/, their checks (session, CSRF, role) in flows/web/deps.py.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from flows.errors import LitgradeError, StoreBusyError
+from flows.errors import InputError, LitgradeError, StoreBusyError
 from flows.web import data
-from flows.web.auth import SESSION_COOKIE
+from flows.web.auth import SESSION_COOKIE, Session
 from flows.web.pages import WEB_DIR, HTTPProblem, SignInFirst, Web
 from flows.web.routes import ROUTERS
+from flows.web.signin_limits import SignInLimits
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
+# The Host names answered by default: loopback only (a DNS-rebinding page's own name is refused).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+HOST_PATTERN = re.compile(rf"\*|(\*\.)?{_LABEL}(\.{_LABEL})*|\[[0-9a-f:.]+\]")
 
-def create_app(config: data.WebConfig) -> FastAPI:
-    """The ASGI app for one project (`litgrade serve` runs it with uvicorn)."""
+
+def host_patterns(names: Sequence[str]) -> list[str]:
+    """Host names as TrustedHostMiddleware matches them (lower case, IPv6 in brackets), each checked."""
+    out = []
+    for raw in names:
+        name = raw.strip().lower()
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        if not HOST_PATTERN.fullmatch(name):
+            raise InputError(
+                f"allowed host {raw!r} is not a host name: give names such as curate.example.org, "
+                "*.example.org or 192.0.2.7, comma-separated (no port, no scheme)"
+            )
+        out.append(name)
+    return out
+
+
+def create_app(config: data.WebConfig, allowed_hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+    """The ASGI app for one project (`litgrade serve` runs it with uvicorn).
+
+    Requests whose Host header is not one of `allowed_hosts` are answered 400 before any route runs.
+    """
     web = Web.create(config)
     app = FastAPI(title="litgrade", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
+    app.state.signin_limits = SignInLimits()
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -39,7 +67,12 @@ def create_app(config: data.WebConfig) -> FastAPI:
     @app.middleware("http")
     async def security(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        request.state.session = web.sessions.get(request.cookies.get(SESSION_COOKIE))
+        session: Session | None = None
+        try:  # ended when its curator's password changed since (the password file is re-read if so)
+            session = web.sessions.current(request.cookies.get(SESSION_COOKIE), web.passwords)
+        except LitgradeError:
+            session = None  # an unreadable password file: signed out; /login shows the error
+        request.state.session = session
         response = await call_next(request)
         # Server-side time, readable in the browser's dev tools and by bench/bench_web.py.
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -64,4 +97,6 @@ def create_app(config: data.WebConfig) -> FastAPI:
         status = 503 if isinstance(exc, StoreBusyError) else 400
         return web.render(request, "error.html", status=status, message=str(exc))
 
+    # Added last, so it runs first: a request for another Host name reaches nothing.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=host_patterns(allowed_hosts), www_redirect=False)
     return app

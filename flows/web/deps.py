@@ -16,6 +16,7 @@ from flows.web import data
 from flows.web.auth import Session, csrf_ok
 from flows.web.grading_view import GradeForm
 from flows.web.pages import HTTPProblem, SignInFirst, Web
+from flows.web.signin_limits import SignInLimits
 
 OptionalForm = Annotated[str | None, Form()]
 
@@ -25,6 +26,13 @@ def web(request: Request) -> Web:
 
 
 WebApp = Annotated[Web, Depends(web)]
+
+
+async def signin_limits(request: Request) -> SignInLimits:
+    return cast(SignInLimits, request.app.state.signin_limits)
+
+
+Limits = Annotated[SignInLimits, Depends(signin_limits)]
 
 
 async def signed_in(request: Request) -> Session:
