@@ -52,17 +52,15 @@ def passwd(
     project: str | None = typer.Option(
         None, "--project", "-p", help="Project name or folder (default: the only project under curated/)."
     ),
-    password: str = typer.Option(
-        ...,
-        prompt="New password",
-        hide_input=True,
-        confirmation_prompt=True,
+    password: str | None = typer.Option(
+        None,
         help="Asked for interactively unless given (avoid: it lands in your shell history).",
+        show_default=False,
     ),
 ) -> None:
     """Set a curator's web sign-in password (argon2 hash in the data folder, never in git).
 
-    Example: litgrade curator passwd alice --project k2-muscle
+    Example: litgrade curator passwd k2-team --project k2-muscle
     """
     from flows.config import curated_dir, data_dir
     from flows.errors import InputError
@@ -80,11 +78,13 @@ def passwd(
         project = found[0]
     loaded = load_project(project)
     curators = load_curators(loaded.dir)
-    if name not in curators:
+    if name not in curators:  # before asking for a password nobody could use
         raise InputError(
             f"{loaded.dir / 'curators.yaml'}: no curator '{name}' (declared: {', '.join(sorted(curators))}); "
-            "add them there first"
+            f"add them first: litgrade curator add {loaded.name} {name} --name \"Their Name\""
         )
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     store = PasswordStore(data_dir(), loaded.name)
     store.set_password(name, password)
     typer.echo(f"litgrade: password set for {name} in project {loaded.name} ({store.path})")
