@@ -12,7 +12,8 @@ def add(
         str, typer.Argument(help="Project name under curated/ (e.g. k2-muscle) or a path to its folder.")
     ],
     curator_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The curator's id: a-z, 0-9, '-' or '_', at most 40 characters.")
+        str,
+        typer.Argument(metavar="ID", help="The curator's id: a-z, 0-9, '-' or '_', at most 40 characters."),
     ],
     name: Annotated[str, typer.Option("--name", help="The person's name, as reports show it.")],
     role: Annotated[

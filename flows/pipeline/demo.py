@@ -114,7 +114,8 @@ def _foreign_mirror_data(mirror: Path, snapshot: Path) -> str | None:
 
 def check_replaceable(store: Path, mirror: Path, snapshot: Path) -> None:
     """Refuse, in one line, to rebuild a store or mirror that holds data the demo did not make."""
-    for path, foreign in ((store, _foreign_store_data(store)), (mirror, _foreign_mirror_data(mirror, snapshot))):
+    checks = ((store, _foreign_store_data(store)), (mirror, _foreign_mirror_data(mirror, snapshot)))
+    for path, foreign in checks:
         if foreign:
             raise ConfigError(
                 f"{path} holds data `litgrade demo` did not make ({foreign}); the demo rebuilds its store "

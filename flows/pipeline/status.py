@@ -54,7 +54,8 @@ def progress_line(
 
 
 def project_status(project: Project, db_path: Path) -> Iterator[str]:
-    # No store yet (nothing searched): the claims are still listed, each "never searched", with their grading from the curators' files.
+    # No store yet (nothing searched): the claims are still listed, each "never searched", with
+    # their grading from the curators' files.
     hits: dict[str, list[str]] = {c.id: [] for c in project.claims}
     runs: dict[str, list[SearchRun]] = {c.id: [] for c in project.claims}
     stored = dict.fromkeys(hits, 0)

@@ -120,7 +120,9 @@ def add_curator(project_dir: Path, curator_id: str, name: str, role: str = "cura
     safe_curator_id(curator_id)
     clean_name = " ".join(strip_controls(name).split())
     if not clean_name:
-        raise InputError(f"curator '{curator_id}': --name is empty; give the person's name, e.g. --name \"Alice Example\"")
+        raise InputError(
+            f"curator '{curator_id}': --name is empty; give the person's name, e.g. --name \"Alice Example\""
+        )
     if role not in ROLES:
         raise InputError(f"role {role!r} is not one of: {', '.join(ROLES)}")
     existing = load_curators(project_dir)

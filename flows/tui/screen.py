@@ -109,6 +109,7 @@ def layout(screen: Screen, width: int, height: int) -> Layout:
     top += claim_rows
     top.append(Text("─" * width, style=STYLES["rule"]))
     bottom: list[Text] = [Text("─" * width, style=STYLES["rule"])]
+    message_rows: list[Text] = []
     if screen.message:
         message_rows = _wrap(console, _styled(screen.message, screen.message_style), width)
         bottom += message_rows[:3]
@@ -116,6 +117,15 @@ def layout(screen: Screen, width: int, height: int) -> Layout:
         bottom += _wrap(console, _styled(screen.prompt, "prompt"), width)[:2]
     bottom += [Text(row, style=STYLES["legend"]) for row in legend]
     room = height - len(top) - len(bottom)
+    if room < 1:
+        # A small terminal: the title, status and keys matter most; the claim gets one row, the
+        # message and the rules go, in that order, until a row is left for the study.
+        del claim_rows[1:]
+        top = [*top[:2], *claim_rows]
+        bottom = bottom[1:]
+        if screen.message and height - len(top) - len(bottom) < 1:
+            bottom = bottom[len(message_rows[:3]):]
+        room = height - len(top) - len(bottom)
     body: list[Text] = []
     for paragraph, style in screen.body:
         body += _wrap(console, _styled(paragraph, style), width) if paragraph else [Text("")]
