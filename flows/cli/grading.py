@@ -40,7 +40,9 @@ def grade(
     space skip, b back, t note, r retract your grade, q quit. With two reviewers you see the other
     curator's grade of a study only after you have graded it.
 
-    Example: litgrade grade k2-muscle --claim k2-leg-cramps --curator alice
+    Declare yourself first (litgrade curator add k2-muscle alice --name "Alice Example").
+
+    Example: litgrade grade k2-muscle --claim k2-reduces-muscle-cramps-older-adults --curator alice
     """
     from flows.project.claims import load_project
     from flows.tui.grader import run_grading
@@ -77,8 +79,8 @@ def grades_set(
 ) -> None:
     """Record one grade (appended to grades/<curator>.jsonl; the latest grade per study counts).
 
-    Example: litgrade grades set k2-muscle k2-leg-cramps 15514282 --curator alice --relevance include
-    --level rct --direction supports --population 120 --risk-of-bias low
+    Example: litgrade grades set k2-muscle k2-reduces-muscle-cramps-older-adults 39466236
+    --curator alice --relevance include --level rct --direction supports --risk-of-bias low
     """
     from flows.curation.events import GradeEvent
     from flows.curation.journal import append_event, now_timestamp
@@ -107,7 +109,8 @@ def grades_retract(
 ) -> None:
     """Withdraw your standing grade (or adjudication) of one study: it goes back on your queue.
 
-    Example: litgrade grades retract k2-muscle k2-leg-cramps 15514282 --curator alice
+    Example: litgrade grades retract k2-muscle k2-reduces-muscle-cramps-older-adults 39466236
+    --curator alice
     """
     from flows.curation.events import GradeEvent
     from flows.curation.journal import append_event, now_timestamp
@@ -132,7 +135,8 @@ def grades_export(
 ) -> None:
     """Print your grading queue as CSV: article details and empty grade columns to fill in.
 
-    Example: litgrade grades export k2-muscle --curator alice --claim k2-leg-cramps > sheet.csv
+    Example: litgrade grades export k2-muscle --curator alice
+    --claim k2-activates-mgp-prevents-arterial-calcification > sheet.csv
     """
     from flows.curation.journal import read_events
     from flows.curation.review import queue

@@ -25,7 +25,9 @@ def serve(
 ) -> None:
     """Run the curator web app for PROJECT.
 
-    Example: litgrade serve k2-muscle --port 8000, then open http://127.0.0.1:8000/
+    Then open http://127.0.0.1:8000/ (the port you chose) and sign in.
+
+    Example: litgrade serve k2-muscle --port 8000
     """
     import uvicorn
 
