@@ -160,6 +160,7 @@ def _run_until(example: str, work: Path, env: dict[str, str], ready: str, check:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # some 24 commands, two of them Prefect flows, on a shared machine
 def test_every_help_example_runs_against_the_demo_store(tmp_path: Path) -> None:
     import httpx
 
@@ -178,6 +179,7 @@ def test_every_help_example_runs_against_the_demo_store(tmp_path: Path) -> None:
             if standin is not None:
                 env["LITGRADE_EUTILS_URL"] = standin.base_url
             started = time.monotonic()
+            print(f"running the example of {name}: {example}", flush=True)
             if name == "serve":
                 port = free_port()
                 command = example.replace("--port 8000", f"--port {port}")
