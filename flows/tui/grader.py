@@ -287,8 +287,9 @@ class GradingSession:
                                       reviewers=self.project.reviewers_for(self.claim.id))
             if e.curator != self.curator.id
         ]  # fmt: skip
-        chose = "; ".join(f"{e.curator} chose {self._describe(e)}" for e in others)
-        self.message += f"\nConflict: {chose}. An adjudicator settles it; your grade stands as given."
+        # The other reviewer's decision without their note (the study's screen shows it in full).
+        chose = "; ".join(f"{e.curator} chose {self._describe(replace(e, note=None))}" for e in others)
+        self.message += f"\nConflict: {chose}. An adjudicator settles it; your grade stands."
         self.message_style = "conflict"
 
     def _save(self, event: GradeEvent) -> None:
