@@ -174,9 +174,23 @@ def test_grades_cover_exactly_what_the_searches_find(claim_hits: dict[str, set[s
     graded = {(e.claim, e.pmid) for e in events}
     found = {(claim, pmid) for claim, pmids in claim_hits.items() for pmid in pmids}
     assert graded == found
-    assert len(events) == len(graded)  # one grade per study and claim
+    first = [e for e in events if e.timestamp == "2026-11-24T12:00:00Z"]
+    assert len(first) == len(graded)  # one grade per study and claim
     assert {e.curator for e in events} == {"k2-team"}
-    assert all(e.timestamp == "2026-11-24T12:00:00Z" and e.note for e in events)
+    assert all(e.note for e in events)
+    # Issue 14's re-appraisal: every included grade appended once more, with its appraisal filled in.
+    included = {(e.claim, e.pmid) for e in first if e.relevance == "include"}
+    appraisal = [e for e in events if e.timestamp == "2026-12-02T12:00:00Z"]
+    assert {(e.claim, e.pmid) for e in appraisal} == included
+    assert len(appraisal) == len(included)
+    assert len(events) == len(first) + len(appraisal)
+    project = load_project(PROJECT_DIR)
+    for e in appraisal:
+        assert e.risk_of_bias and e.indirectness and e.exposure, (e.claim, e.pmid)
+        assert e.outcome in project.claim(e.claim).outcome_ids(), (e.claim, e.pmid)
+        assert e.indirectness == "direct" or e.indirect_reason, (e.claim, e.pmid)
+        if e.risk_of_bias != "not_applicable":
+            assert e.bias_domain, (e.claim, e.pmid)
 
 
 # -- reports sync ---------------------------------------------------------------------------------
@@ -227,7 +241,9 @@ def test_demo_reproduces_the_committed_reports_offline(
 
     committed = _tree(reports_dir())
     produced = _tree(out)
-    assert "index.html" in produced and len(produced) == 3 * (len(load_project("k2-muscle").claims) + 1)
+    claims = len(load_project("k2-muscle").claims)
+    # html/md/json per claim and for the scorecard, plus each claim's Summary-of-Findings .sof.csv/.sof.md
+    assert "index.html" in produced and len(produced) == 3 * (claims + 1) + 2 * claims
     assert produced.keys() == committed.keys()
     differing = [name for name in produced if produced[name] != committed[name]]
     assert not differing, f"regenerate with `litgrade demo` and commit reports/k2-muscle/: {differing}"

@@ -1,92 +1,141 @@
-"""Rating rules case by case, from schemas/rating_rules.yaml, on FinalGrade objects and real Articles."""
+"""A claim's verdict from its outcome rows (flows/evidence/rating.py), on FinalGrade objects and real
+Articles: what counts, how grades map to outcomes, and the one rule from rows to a claim."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flows.curation.events import FinalGrade
-from flows.errors import InputError
-from flows.evidence.rating import load_rules, rate_claim
+from flows.evidence.rating import load_rules, outcome_groups, rate_claim
+from flows.project.claims import Claim, Outcome
 from flows.pubmed.records import RETRACTED_PUBLICATION_TYPE, Article, CommentCorrection, PublicationType
 
-
-def g(pmid: str, level: str, direction: str, relevance: str = "include") -> FinalGrade:
-    return FinalGrade(claim="c", pmid=pmid, relevance=relevance, level=level, direction=direction)  # type: ignore[arg-type]
-
-
-def rate(*grades: FinalGrade, articles: dict[str, Article] | None = None) -> tuple[str, str]:
-    r = rate_claim(grades, articles or {})
-    return r.rating, r.rule_id
-
-
-def test_nothing_included_is_insufficient() -> None:
-    assert rate() == ("insufficient", "no-clear-finding")
-    assert rate(g("1", "rct", "supports", relevance="exclude")) == ("insufficient", "no-clear-finding")
+BONE = Claim(
+    id="bone",
+    text="K2 directs calcium into bone",
+    query="q",
+    exposure="vitamin K2",
+    outcomes=(
+        Outcome("fractures", "Fractures", "clinical"),
+        Outcome("bmd", "Bone mineral density", "surrogate"),
+        Outcome("osteocalcin", "Osteocalcin carboxylation", "mechanistic"),
+    ),
+)
 
 
-def test_only_non_primary_or_unclear_findings_is_insufficient() -> None:
-    assert rate(g("1", "narrative_review", "supports"), g("2", "case_report", "supports")) == (
-        "insufficient", "no-clear-finding")
-    assert rate(g("1", "rct", "mixed"), g("2", "rct", "unclear"))[0] == "insufficient"
+def g(
+    pmid: str,
+    level: str = "rct",
+    direction: str = "supports",
+    relevance: str = "include",
+    population: int | None = 500,
+    **appraisal: Any,
+) -> FinalGrade:
+    fields: dict[str, Any] = {"risk_of_bias": "low", "indirectness": "direct", "outcome_kind": "clinical"}
+    fields.update(appraisal)
+    return FinalGrade(
+        claim="c",
+        pmid=pmid,
+        relevance=relevance,
+        level=level,
+        direction=direction,  # type: ignore[arg-type]
+        population=population,
+        **fields,
+    )
 
 
-def test_systematic_review_alone_is_strong() -> None:
-    r = rate_claim([g("1", "systematic_review", "supports"), g("2", "animal", "contradicts")], {})
-    assert (r.rating, r.rule_id) == ("strong", "strong")
-    assert r.rests_on == ("1",)
-    assert "1 supporting systematic review" in r.explanation
+def test_nothing_included_is_insufficient_without_certainty() -> None:
+    r = rate_claim([], {})
+    assert (r.rating, r.direction, r.certainty, r.rule_id) == (
+        "insufficient",
+        "insufficient",
+        None,
+        "nothing-included",
+    )
+    assert rate_claim([g("1", relevance="exclude")], {}).certainty is None
 
 
-def test_two_rcts_strong_one_rct_moderate() -> None:
-    assert rate(g("1", "rct", "supports"), g("2", "rct", "supports")) == ("strong", "strong")
-    assert rate(g("1", "rct", "supports")) == ("moderate", "one-rct")
+def test_only_non_primary_or_unclear_findings_is_insufficient_at_very_low() -> None:
+    r = rate_claim([g("1", "narrative_review"), g("2", "rct", "unclear")], {})
+    assert (r.rating, r.certainty, r.rule_id) == ("insufficient", "very_low", "no-clear-finding")
 
 
-def test_no_effect_rct_blocks_strong() -> None:
-    # Two supporting RCTs plus one null RCT at the top level: conflicting, never strong.
-    assert rate(g("1", "rct", "supports"), g("2", "rct", "supports"), g("3", "rct", "no_effect")) == (
-        "conflicting", "conflicting-at-top")
-    # A supporting SR with a null RCT below it: still blocked.
-    assert rate(g("1", "systematic_review", "supports"), g("2", "rct", "no_effect")) == (
-        "conflicting", "trials-disagree")
+def test_one_outcome_claim_takes_its_row() -> None:
+    r = rate_claim([g("1"), g("2")], {})
+    assert (r.rating, r.label, r.rule_id) == (
+        "supports/high",
+        "Supports · high certainty",
+        "randomised-evidence",
+    )
+    assert r.rests_on == ("1", "2") and r.top_level == "rct" and r.counted == 2
 
 
-def test_conflicting_at_highest_level_rests_on_that_level() -> None:
-    r = rate_claim(
-        [g("1", "human_observational", "supports"), g("2", "human_observational", "contradicts"),
-         g("3", "animal", "supports")], {})
-    assert (r.rating, r.rule_id) == ("conflicting", "conflicting-at-top")
-    assert r.rests_on == ("1", "2")
-    assert "Human observational" in r.explanation
+def test_grades_map_to_the_claim_outcomes_and_strays_get_their_own_row() -> None:
+    grades = [
+        g("1", outcome="bmd"),
+        g("2", outcome="fractures"),
+        g("3", outcome=None),
+        g("4", outcome="teeth"),
+    ]
+    groups = outcome_groups(BONE, grades)
+    assert [(oid, [x.pmid for x in gs]) for oid, _, _, gs in groups] == [
+        ("fractures", ["2"]),
+        ("bmd", ["1"]),
+        ("osteocalcin", []),
+        ("unassigned", ["3", "4"]),
+    ]
+    one = Claim(id="x", text="t", query="q", outcomes=(Outcome("cramps", "Cramps"),))
+    assert [(oid, len(gs)) for oid, _, _, gs in outcome_groups(one, grades)] == [("cramps", 4)]
+    assert [oid for oid, *_ in outcome_groups(None, grades)] == ["main"]
 
 
-def test_contradicted_at_top_even_with_lower_support() -> None:
-    r = rate_claim([g("1", "rct", "no_effect"), g("2", "animal", "supports"), g("3", "in_vitro", "supports")], {})
-    assert (r.rating, r.rule_id) == ("contradicted", "contradicted-at-top")
-    assert r.rests_on == ("1",)
+def test_the_most_important_outcome_kind_decides() -> None:
+    # a null meta-analysis of fractures decides over positive surrogate and mechanistic rows
+    grades = [
+        g("1", "systematic_review", "no_effect", population=6000, outcome="fractures"),
+        g("2", population=400, outcome="bmd", outcome_kind="surrogate"),
+        g("3", population=42, outcome="osteocalcin", outcome_kind="mechanistic"),
+    ]
+    r = rate_claim(grades, {}, claim=BONE)
+    assert (r.rating, r.rule_id, r.deciding) == ("no_effect/high", "outcomes-agree", ("fractures",))
+    assert "Less direct outcomes" in r.explanation and "Bone mineral density: supports" in r.explanation
+    assert r.rests_on == ("1",) and r.steps("down") == []
+    assert [o.outcome for o in r.outcomes] == ["fractures", "bmd", "osteocalcin"]
 
 
-def test_observational_consistency() -> None:
-    assert rate(g("1", "human_observational", "supports"), g("2", "nonrandomized_trial", "supports")) == (
-        "moderate", "consistent-human")
-    assert rate(g("1", "human_observational", "supports")) == ("preliminary", "single-human")
-    # Support at the top (non-randomised trial) but a contradicting observational study below.
-    assert rate(g("1", "nonrandomized_trial", "supports"), g("2", "human_observational", "no_effect")) == (
-        "conflicting", "human-disagree")
+def test_rows_of_the_same_kind_that_disagree_make_the_claim_mixed_at_the_lowest_certainty() -> None:
+    claim = Claim(
+        id="x", text="t", query="q", outcomes=(Outcome("a", "A", "clinical"), Outcome("b", "B", "clinical"))
+    )
+    grades = [g("1", population=5000, outcome="a"), g("2", "rct", "no_effect", population=150, outcome="b")]
+    r = rate_claim(grades, {}, claim=claim)
+    assert (r.rating, r.rule_id) == ("mixed/moderate", "outcomes-disagree")
+    assert [(s.domain, o.outcome) for o, s in r.steps("down")] == [("imprecision", "b")]
 
 
-def test_lab_only_is_preliminary() -> None:
-    r = rate_claim([g("1", "animal", "supports"), g("2", "in_vitro", "supports")], {})
-    assert (r.rating, r.rule_id) == ("preliminary", "lab-only")
-    assert "1 in vitro, 1 animal" in r.explanation
-    assert rate(g("1", "animal", "contradicts"))[0] == "contradicted"
-
-
-def test_mixed_top_level_does_not_decide() -> None:
-    # A mixed SR is shown but the rating comes from the RCTs under it.
-    assert rate(g("1", "systematic_review", "mixed"), g("2", "rct", "supports")) == ("moderate", "one-rct")
+def test_claim_verdict_is_symmetric() -> None:
+    up = rate_claim(
+        [
+            g("1", "systematic_review", "supports", population=4000),
+            g("2", "rct", "no_effect", population=300),
+        ],
+        {},
+    )
+    down = rate_claim(
+        [
+            g("1", "systematic_review", "no_effect", population=4000),
+            g("2", "rct", "supports", population=300),
+        ],
+        {},
+    )
+    assert (up.rating, down.rating) == ("supports/moderate", "no_effect/moderate")
+    assert (
+        [s.domain for _, s in up.steps("down")]
+        == [s.domain for _, s in down.steps("down")]
+        == ["inconsistency"]
+    )
 
 
 def _retracted(pmid: str, via_notice: bool) -> Article:
@@ -97,17 +146,13 @@ def _retracted(pmid: str, via_notice: bool) -> Article:
 
 @pytest.mark.parametrize("via_notice", [False, True])
 def test_retracted_studies_never_count(via_notice: bool) -> None:
-    grades = [g("1", "rct", "supports"), g("2", "rct", "supports")]
+    grades = [g("1"), g("2", direction="no_effect")]
     r = rate_claim(grades, {"2": _retracted("2", via_notice), "1": Article(pmid="1", title="ok")})
-    assert (r.rating, r.rule_id) == ("moderate", "one-rct")
-    assert r.retracted == ("2",)
-    assert r.counts["rct"]["supports"] == 1
-    assert "2" not in r.rests_on
-
-
-def test_retracted_contradiction_does_not_block() -> None:
-    grades = [g("1", "rct", "supports"), g("2", "rct", "supports"), g("3", "rct", "no_effect")]
-    assert rate_claim(grades, {"3": _retracted("3", False)}).rating == "strong"
+    assert (r.rating, r.retracted, r.rests_on) == ("supports/high", ("2",), ("1",))
+    assert r.counts["rct"]["no_effect"] == 0
+    only = rate_claim([g("2")], {"2": _retracted("2", via_notice)})
+    assert (only.rating, only.certainty) == ("insufficient", None)
+    assert "retracted studies never count" in only.explanation
 
 
 def test_counts_cover_every_level_and_direction() -> None:
@@ -117,12 +162,13 @@ def test_counts_cover_every_level_and_direction() -> None:
     assert set(r.counts) >= {"in_vitro", "systematic_review", "case_report"}
 
 
-def test_bad_rules_file_names_rule(tmp_path: Path) -> None:
-    text = (Path(__file__).parent.parent / "schemas" / "rating_rules.yaml").read_text()
-    bad = tmp_path / "rules.yaml"
-    bad.write_text(text.replace("levels: [systematic_review], directions: [for]", "levels: [meta], directions: [for]", 1))
-    with pytest.raises(InputError, match=r"rules\[4\] \(strong\).*unknown name 'meta'"):
-        load_rules.__wrapped__(bad)
-    bad.write_text(text.replace("{top_level} study", "{nope} study", 1))
-    with pytest.raises(InputError, match=r"unknown template field '\{nope\}'"):
-        load_rules.__wrapped__(bad)
+def test_verdicts_sort_best_first() -> None:
+    rules = load_rules()
+    keys = ["insufficient", "mixed/low", "supports/low", "no_effect/high", "supports/high"]
+    assert sorted(keys, key=rules.rank) == [
+        "supports/high",
+        "supports/low",
+        "no_effect/high",
+        "mixed/low",
+        "insufficient",
+    ]

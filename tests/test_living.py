@@ -60,7 +60,7 @@ def test_second_run_says_one_new_study_and_one_retraction_then_nothing_new(
     first = env.update(FIRST_RUN)
     assert first.returncode == 0, first.stderr
     assert stored(env) == {*ERRATA, *REVIEWS, *TRIALS}
-    assert "- **reviews**: none → moderate" in env.digest("2026-11-24").splitlines()
+    assert "- **reviews**: none → supports/very_low" in env.digest("2026-11-24").splitlines()
 
     add_new_study(standin, samples_dir)
     standin.corpus.records[GRADED] = retracted_xml(standin.corpus.records[GRADED], "40000001")
@@ -79,7 +79,7 @@ def test_second_run_says_one_new_study_and_one_retraction_then_nothing_new(
         "",
         "## Rating changes",
         "",
-        "- **reviews**: moderate → insufficient",
+        "- **reviews**: supports/very_low → insufficient",
         "",
         "## New studies (1)",
         "",

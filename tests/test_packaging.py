@@ -50,7 +50,7 @@ def test_built_package_holds_every_source_and_data_file(tmp_path: Path) -> None:
     schema_files = {f"schemas/{f}" for f in _shipped(REPO_ROOT / "schemas")}
     assert flows_files - built == set()  # code, templates, static files, py.typed
     assert schema_files - built == set()  # rule tables, JSON Schemas, SQL migrations
-    assert {"py.typed", "schemas/rating_rules.yaml", "schemas/sql/001_core.sql"} <= built
+    assert {"py.typed", "schemas/certainty_rules.yaml", "schemas/sql/001_core.sql"} <= built
     assert any(f.startswith("reports/templates/") for f in built)
     assert any(f.startswith("web/static/") for f in built) and any(f.startswith("web/templates/") for f in built)
 

@@ -40,11 +40,12 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     project, db, out = report_setup
     summary = write_project_reports(project, db, out)
     names = {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps", "index") for x in ("html", "md", "json")}
+    names |= {f"{c}.sof.{x}" for c in ("k2-vessels", "k2-cramps") for x in ("csv", "md")}
     assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()}
     lines = summary.lines()
-    assert lines[0].startswith(f"wrote 9 files for 2 claim(s) of {PROJECT}")
-    assert "- k2-vessels: Strong (strong; 4 included, 2 to grade, 1 in conflict)" in lines
-    assert "- k2-cramps: Preliminary (single-human; 1 included, 1 to grade)" in lines
+    assert lines[0].startswith(f"wrote 13 files for 2 claim(s) of {PROJECT}")
+    assert "- k2-vessels: Supports · very low certainty (randomised-evidence; 4 included, 2 to grade, 1 in conflict)" in lines
+    assert "- k2-cramps: Supports · very low certainty (observational-evidence; 1 included, 1 to grade)" in lines
     vessels = load(out, "k2-vessels.json")
     # "evidence as of" is the last *completed* run's finish, not the later failed one, not the clock
     assert vessels["search"]["evidence_as_of"] == "2026-11-01T06:00:00"
@@ -205,7 +206,7 @@ def test_hostile_text_never_becomes_markup(report_setup: Setup) -> None:  # noqa
                 )
         for el in doc.xpath("//a[@href]"):
             assert el.get("href").startswith(("https://", "http://", "#")) or el.get("href").endswith(
-                (".html", ".md", ".json")
+                (".html", ".md", ".json", ".sof.csv")
             )
     vessels = _parsed((out / "k2-vessels.html").read_text())
     title = vessels.xpath("//*[@id='pmid-1002']//p[@class='cite']/strong")[0]
@@ -265,8 +266,8 @@ def test_changes_since_previous_report(report_setup: Setup) -> None:  # noqa: F8
         [
             ev("bob", "1006", minute=10),  # agrees with alice: a new included RCT
             ev("carol", "1005", direction="no_effect", kind="adjudication", minute=11),  # null RCT
-            ev("alice", "1001", population=150, risk_of_bias="low", minute=12),
-            ev("bob", "1001", population=150, risk_of_bias="low", minute=12),
+            ev("alice", "1001", direction="no_effect", population=150, risk_of_bias="low", minute=12),
+            ev("bob", "1001", direction="no_effect", population=150, risk_of_bias="low", minute=12),
         ],
     )
     summary = write_project_reports(project, db, out)
@@ -274,21 +275,24 @@ def test_changes_since_previous_report(report_setup: Setup) -> None:  # noqa: F8
     changes = report["changes"]
     assert changes["first_report"] is False
     assert changes["new_studies"] == ["1005", "1006"]
-    assert changes["rating_changed"] == {"from": "strong", "to": "conflicting"}
+    # two null RCTs against two supporting ones (weighed per study: not every size is recorded)
+    assert changes["rating_changed"] == {"from": "supports/very_low", "to": "mixed/very_low"}
     assert changes["grades_changed"] == [
         {
             "pmid": "1001",
-            "fields": ["population"],
-            "before": {"population": 120},
-            "after": {"population": 150},
+            "fields": ["direction", "population"],
+            "before": {"direction": "supports", "population": 120},
+            "after": {"direction": "no_effect", "population": 150},
         }
     ]
-    assert report["rating"]["rule_id"] == "conflicting-at-top"  # the null RCT blocks "strong"
-    assert "- k2-vessels: Conflicting (conflicting-at-top; 6 included, 1 to grade)" in summary.lines()
+    assert report["rating"]["rule_id"] == "randomised-evidence"
+    assert [d["domain"] for d in report["rating"]["downgrades"]][:2] == ["risk_of_bias", "inconsistency"]
+    assert "- k2-vessels: Mixed · very low certainty (randomised-evidence; 6 included, 1 to grade)" in summary.lines()
     html = (out / "k2-vessels.html").read_text()
-    assert "Rating changed</strong> from strong to conflicting" in html
+    assert "Verdict changed</strong> from supports/very_low to mixed/very_low" in html
     assert "population 120 → 150" in (out / "k2-vessels.md").read_text()
-    assert load(out, "index.json")["claims"][0]["rating_changed"] == {"from": "strong", "to": "conflicting"}
+    assert load(out, "index.json")["claims"][0]["rating_changed"] == {
+        "from": "supports/very_low", "to": "mixed/very_low"}
     before = snapshot(out)
     write_project_reports(project, db, out)  # nothing new: the changes block is kept, bytes identical
     assert snapshot(out) == before
@@ -378,7 +382,7 @@ def test_report_is_read_only_on_the_store(report_setup: Setup) -> None:  # noqa:
         summary = write_project_reports(project, db, out)
     finally:
         holder.communicate("", timeout=30)
-    assert len(summary.files) == 9
+    assert len(summary.files) == 13
     assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
@@ -490,4 +494,46 @@ def test_identical_across_processes_with_different_hash_seeds(report_setup: Setu
         subprocess.run([sys.executable, "-c", code, str(project.dir), str(db), str(out)], check=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent, timeout=120)  # fmt: skip
         outs.append(snapshot(out))
-    assert outs[0] == outs[1] and len(outs[0]) == 9
+    assert outs[0] == outs[1] and len(outs[0]) == 13
+
+
+def test_index_and_claim_json_carry_certainty_reasons_and_appraisal(report_setup: Setup) -> None:  # noqa: F811
+    from flows.reports.sof import sof_csv
+
+    project, db, out = report_setup
+    write_project_reports(project, db, out)
+    index = load(out, "index.json")
+    down = {"risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias"}
+    for row in index["claims"]:
+        assert row["certainty"] in ("high", "moderate", "low", "very_low")
+        assert row["downgrades"] and all(set(d) == {"domain", "reason"} and d["domain"] in down
+                                         for d in row["downgrades"])  # fmt: skip
+        assert row["upgrades"] == []
+        assert row["rating"] == f"{row['direction']}/{row['certainty']}"
+    vessels = load(out, "k2-vessels.json")
+    study = vessels["studies"][0]["studies"][0]
+    assert {"risk_of_bias", "population", "indirectness", "indirect_reason", "exposure", "outcome",
+            "outcome_kind", "bias_domain"} <= set(study)  # fmt: skip
+    # the SoF files beside the report are the JSON's table, and the table leads the HTML page
+    assert (out / "k2-vessels.sof.csv").read_text(encoding="utf-8") == sof_csv(vessels["sof"])
+    assert (out / "k2-vessels.sof.md").read_text(encoding="utf-8").startswith("# Summary of findings: ")
+    html = (out / "k2-vessels.html").read_text(encoding="utf-8")
+    assert html.index('<table class="sof">') < html.index("<h2>Search</h2>") < html.index("<h2>Evidence matrix</h2>")
+    # "evidence as of" is a real run; beside it, the newest record the searches found (never a placeholder)
+    newest = vessels["search"]["newest_record"]
+    dated = [s["pub_date"] for g in vessels["studies"] for s in g["studies"] if s["pub_date"]]
+    assert newest is not None and newest["sort_date"] >= max(dated)
+    assert f"PMID {newest['pmid']}</a>, published {newest['date']}" in html
+
+
+def test_scorecard_shows_a_study_behind_several_claims() -> None:
+    from flows.reports.model import shared_studies
+
+    def report(claim: str, *pmids: str, counted: bool = True) -> dict[str, Any]:
+        studies = [{"pmid": p, "title": f"T{p}", "counted": counted} for p in pmids]
+        return {"claim": {"id": claim}, "studies": [{"studies": studies}]}
+
+    reports = [report("a", "42", "7"), report("b", "42"), report("c", "42", "7", counted=False), report("d", "9")]
+    assert shared_studies(reports) == [
+        {"pmid": "42", "pubmed_url": "https://pubmed.ncbi.nlm.nih.gov/42/", "title": "T42", "claims": ["a", "b"]}
+    ]

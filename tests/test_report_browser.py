@@ -47,7 +47,16 @@ def test_report_renders_in_chromium(report_setup: tuple[Project, Path, Path]) ->
             assert '<i class="x">study' in page.locator("#pmid-1002 .cite strong").inner_text()
             assert page.locator("svg").count() == 1
             assert page.locator(".flag").first.is_visible()
-            assert "Strong" in page.locator("#rating").inner_text()
+            assert "Supports ⊕◯◯◯ Very low certainty" in page.locator("#rating").inner_text()
+            # the Summary-of-Findings table comes before the search and evidence sections
+            sof = page.locator("table.sof")
+            assert sof.locator("tbody tr").count() == 1
+            assert "⊕◯◯◯" in sof.inner_text()
+            assert page.locator("ol.footnotes li").count() >= 1
+            assert page.evaluate(
+                "document.querySelector('table.sof').compareDocumentPosition("
+                "document.querySelector('svg')) & Node.DOCUMENT_POSITION_FOLLOWING"
+            )
             # readable on a phone: nothing wider than the screen but scrollable tables
             page.set_viewport_size({"width": 375, "height": 700})
             width = page.evaluate("document.documentElement.scrollWidth")

@@ -69,7 +69,26 @@ def grades_set(
     ] = None,
     population: Annotated[int | None, typer.Option("--population", help="Study population size.")] = None,
     risk_of_bias: Annotated[
-        str | None, typer.Option("--risk-of-bias", help="low, some_concerns or high.")
+        str | None, typer.Option("--risk-of-bias", help="low, some_concerns, high or not_applicable.")
+    ] = None,
+    bias_domain: Annotated[
+        str | None,
+        typer.Option("--bias-domain", help="The domain that drove risk of bias, e.g. randomization."),
+    ] = None,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="What was actually studied, e.g. 'MK-7 180 µg/day'.")
+    ] = None,
+    indirectness: Annotated[
+        str | None, typer.Option("--indirectness", help="direct or indirect (then --indirect-reason).")
+    ] = None,
+    indirect_reason: Annotated[
+        str | None, typer.Option("--indirect-reason", help="Why indirect, e.g. 'K1, not K2'.")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="Id of one of the claim's outcomes.")
+    ] = None,
+    outcome_kind: Annotated[
+        str | None, typer.Option("--outcome-kind", help="clinical, surrogate or mechanistic.")
     ] = None,
     quote: Annotated[str | None, typer.Option("--quote", help="A quote from the abstract.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="A free note.")] = None,
@@ -81,6 +100,7 @@ def grades_set(
 
     Example: litgrade grades set k2-muscle k2-reduces-muscle-cramps-older-adults 39466236
     --curator alice --relevance include --level rct --direction supports --risk-of-bias low
+    --indirectness direct --outcome leg_cramps --outcome-kind clinical
     """
     from flows.curation.events import GradeEvent
     from flows.curation.journal import append_event, now_timestamp
@@ -93,7 +113,8 @@ def grades_set(
         claim=claim, pmid=pmid, curator=curator, timestamp=now_timestamp(),
         relevance=relevance,  # type: ignore[arg-type]
         exclude_reason=exclude_reason, level=level, direction=direction, population=population,
-        risk_of_bias=risk_of_bias, quote=quote, note=note,
+        risk_of_bias=risk_of_bias, bias_domain=bias_domain, exposure=exposure, indirectness=indirectness,
+        indirect_reason=indirect_reason, outcome=outcome, outcome_kind=outcome_kind, quote=quote, note=note,
         kind="adjudication" if adjudicate else "grade",
     )  # fmt: skip
     append_event(proj.dir, event)

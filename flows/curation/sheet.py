@@ -24,7 +24,10 @@ from flows.pubmed.text import strip_controls
 ARTICLE_COLUMNS = ("project", "claim", "pmid", "title", "journal", "year", "publication_types",
                    "suggested_level")  # fmt: skip
 GRADE_COLUMNS = ("relevance", "exclude_reason", "level", "direction", "population", "risk_of_bias",
+                 "bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind",
                  "quote", "note")  # fmt: skip
+# Appraisal columns (issue 14) a sheet exported before them may lack: read as blank, never an error.
+OPTIONAL_COLUMNS = ("bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind")
 SHEET_COLUMNS = (*ARTICLE_COLUMNS, *GRADE_COLUMNS)
 # A spreadsheet runs a cell starting with these as a formula; outside text must never be code.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -83,7 +86,8 @@ def read_sheet(path: Path) -> Sheet:
         ) from None
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
-    missing = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in header]
+    required = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in OPTIONAL_COLUMNS]
+    missing = [c for c in required if c not in header]
     if missing:
         raise InputError(
             f"{path}:row 1: missing column(s) {', '.join(missing)}; start from `litgrade grades export`"

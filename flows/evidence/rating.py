@@ -1,91 +1,55 @@
-"""A claim's overall rating from its final grades, by the rules in schemas/rating_rules.yaml.
+"""A claim's verdict: the direction of its body of evidence plus its certainty (GRADE), per outcome.
 
-The rules are data so a team can read and change them; this module only counts (level × direction
-among included, non-retracted final grades) and evaluates the first rule whose conditions hold.
-The rules file is validated on load: an unknown level, direction, group, operator or template field
-is an InputError naming the rule, never a surprise during a report.
+This replaces the design-counting ladder (schemas/rating_rules.yaml, retired). The grades that count
+(included, levelled, not retracted) are split by the claim's outcomes (claims.yaml; a claim naming
+none has one), each outcome is rated by flows.evidence.certainty, and the claim's verdict follows
+from its outcome rows by one rule:
+
+- nothing counted: insufficient, certainty none;
+- no outcome with a finding: insufficient, very low;
+- otherwise the deciding rows are the outcomes with a finding of the most important kind present
+  (clinical, or no kind given, before surrogate before mechanistic: GRADE's critical outcomes are the
+  ones patients feel); the verdict is the direction they share (mixed when they differ) and the
+  lowest certainty among them (GRADE's overall certainty across critical outcomes).
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from flows.curation.events import FinalGrade
 from flows.curation.ladder import Ladder, load_ladder
-from flows.errors import InputError
+from flows.evidence.certainty import OutcomeCertainty, Step, assess_outcome
+from flows.evidence.certainty_rules import CERTAINTY_ORDER, CertaintyRules, load_certainty_rules
+from flows.project.claims import DEFAULT_OUTCOME, Claim
 from flows.pubmed.records import Article
-from flows.resources import schema_path
 
-RULES_FILE = schema_path("rating_rules.yaml")
-TOP = "top"
 UNCLEAR = "unclear"
-_OPS = {
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "==": lambda a, b: a == b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-}
+UNASSIGNED = "unassigned"  # grades of a several-outcome claim that name none of its outcomes
+DEFAULT_LABEL = "the claimed effect"
+RULES_FILE_NAME = "schemas/certainty_rules.yaml"
+KIND_RANK = {None: 0, "clinical": 0, "surrogate": 1, "mechanistic": 2}
 
 Counts = dict[str, dict[str, int]]
-
-
-@dataclass(frozen=True, slots=True)
-class RatingLevel:
-    id: str
-    label: str
-    color: str
-
-
-@dataclass(frozen=True, slots=True)
-class Selector:
-    levels: tuple[str, ...]  # ids, or (TOP,) for the top level
-    directions: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    rating: str
-    when: tuple[dict[str, Any], ...]
-    explanation: str
-    would_change: str
-    rests_on: Selector
-
-
-@dataclass(frozen=True, slots=True)
-class RatingRules:
-    ratings: tuple[RatingLevel, ...]
-    direction_groups: dict[str, tuple[str, ...]]
-    level_groups: dict[str, tuple[str, ...]]
-    rules: tuple[Rule, ...]
-
-    def rating(self, rating_id: str) -> RatingLevel:
-        for item in self.ratings:
-            if item.id == rating_id:
-                return item
-        raise KeyError(rating_id)
-
-    def rank(self, rating_id: str) -> int:
-        """0 for the best rating."""
-        return [r.id for r in self.ratings].index(rating_id)
+RatingRules = CertaintyRules
+load_rules = load_certainty_rules
 
 
 @dataclass(frozen=True, slots=True)
 class Rating:
-    rating: str
+    rating: str  # verdict key: "<direction>/<certainty>", or "insufficient" without a finding
+    label: str  # e.g. "Supports · low certainty"
+    color: str
+    direction: str  # supports | no_effect | contradicts | mixed | insufficient
+    certainty: str | None  # high | moderate | low | very_low; None when nothing counts
     rule_id: str
     explanation: str
-    rests_on: tuple[str, ...]  # PMIDs, in grade order
+    rests_on: tuple[str, ...]  # PMIDs of the bodies of evidence that decide, in grade order
     would_change: str
-    counts: Counts  # level -> direction -> number of counted studies (every level and direction)
+    counts: Counts  # level -> direction -> counted studies (every level and direction)
+    outcomes: tuple[OutcomeCertainty, ...] = ()
+    deciding: tuple[str, ...] = ()  # ids of the outcome rows the verdict follows from
     top_level: str | None = None
     retracted: tuple[str, ...] = field(default=())  # included but retracted: never counted
 
@@ -93,113 +57,21 @@ class Rating:
     def counted(self) -> int:
         return sum(sum(row.values()) for row in self.counts.values())
 
-
-# -- loading ---------------------------------------------------------------------------------------
-
-
-def _expand(
-    names: Iterable[str],
-    groups: Mapping[str, tuple[str, ...]],
-    known: Sequence[str],
-    where: str,
-    allow_top: bool = False,
-) -> tuple[str, ...]:
-    out: list[str] = []
-    for name in names:
-        if allow_top and name == TOP:
-            out.append(TOP)
-        elif name in groups:
-            out.extend(groups[name])
-        elif name in known:
-            out.append(name)
-        else:
-            raise InputError(f"{RULES_FILE}: {where}: unknown name '{name}' (known: {', '.join(known)})")
-    return tuple(dict.fromkeys(out))
+    def steps(self, kind: str) -> list[tuple[OutcomeCertainty, Step]]:
+        """The downgrades (or upgrades) of the outcome rows that decide the verdict."""
+        deciding = [o for o in self.outcomes if o.outcome in self.deciding]
+        return [(o, s) for o in deciding for s in (o.downgrades if kind == "down" else o.upgrades)]
 
 
-def _template_fields(
-    ladder: Ladder, level_groups: Mapping[str, Any], direction_groups: Mapping[str, Any]
-) -> set[str]:
-    directions = [*(d.id for d in ladder.directions), *direction_groups]
-    fields = {"top_level", "included", "retracted"}
-    for level in [*ladder.level_ids, *level_groups]:
-        fields.update(f"{level}_{d}" for d in directions)
-    return fields
+def verdict_key(direction: str, certainty: str | None) -> str:
+    return f"{direction}/{certainty}" if certainty and direction != "insufficient" else direction
 
 
-def _check_template(text: str, fields: set[str], where: str) -> None:
-    for _, name, _, _ in string.Formatter().parse(text):
-        if name is not None and name not in fields:
-            raise InputError(f"{RULES_FILE}: {where}: unknown template field '{{{name}}}'")
-
-
-@lru_cache(maxsize=4)
-def load_rules(path: Path = RULES_FILE) -> RatingRules:
-    ladder = load_ladder()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: YAML error: {exc}") from None
-    direction_ids = [d.id for d in ladder.directions]
-    direction_groups = {
-        k: _expand(v, {}, direction_ids, f"direction_groups.{k}")
-        for k, v in data.get("direction_groups", {}).items()
-    }
-    level_groups = {
-        k: _expand(v, {}, ladder.level_ids, f"level_groups.{k}")
-        for k, v in data.get("level_groups", {}).items()
-    }
-    ratings = tuple(RatingLevel(**r) for r in data["ratings"])
-    rating_ids = {r.id for r in ratings}
-    fields = _template_fields(ladder, level_groups, direction_groups)
-
-    def selector(raw: Mapping[str, Any], where: str) -> Selector:
-        return Selector(
-            levels=_expand(raw["levels"], level_groups, ladder.level_ids, where, allow_top=True),
-            directions=_expand(raw["directions"], direction_groups, direction_ids, where),
-        )
-
-    def condition(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        if "all" in raw or "any" in raw:
-            key = "all" if "all" in raw else "any"
-            return {key: [condition(c, f"{where}.{key}") for c in raw[key]]}
-        if "top_level_in" in raw:
-            return {"top_level_in": _expand(raw["top_level_in"], level_groups, ladder.level_ids, where)}
-        if "count" in raw:
-            if raw.get("op") not in _OPS or not isinstance(raw.get("value"), int):
-                raise InputError(
-                    f"{path}: {where}: a count needs op (one of {' '.join(_OPS)}) and an integer value"
-                )
-            return {"count": selector(raw["count"], where), "op": raw["op"], "value": raw["value"]}
-        raise InputError(
-            f"{path}: {where}: a condition is count, top_level_in, all or any; got {sorted(raw)}"
-        )
-
-    rules = []
-    for index, raw in enumerate(data["rules"]):
-        where = f"rules[{index}] ({raw.get('id', '?')})"
-        if raw.get("rating") not in rating_ids:
-            raise InputError(
-                f"{path}: {where}: rating '{raw.get('rating')}' is not one of {sorted(rating_ids)}"
-            )
-        for key in ("explanation", "would_change"):
-            _check_template(raw[key], fields, f"{where}.{key}")
-        rules.append(
-            Rule(
-                id=raw["id"],
-                rating=raw["rating"],
-                when=tuple(condition(c, f"{where}.when") for c in raw.get("when", [])),
-                explanation=" ".join(raw["explanation"].split()),
-                would_change=" ".join(raw["would_change"].split()),
-                rests_on=selector(raw["rests_on"], f"{where}.rests_on"),
-            )
-        )
-    if not rules or rules[-1].when:
-        raise InputError(f"{path}: the last rule must have an empty `when` so every claim gets a rating")
-    return RatingRules(ratings, direction_groups, level_groups, tuple(rules))
-
-
-# -- evaluation ------------------------------------------------------------------------------------
+def verdict_label(direction: str, certainty: str | None, rules: CertaintyRules) -> str:
+    text = rules.verdict(direction).label
+    if certainty and direction != "insufficient":
+        text += f" · {rules.level(certainty).label.lower()} certainty"
+    return text
 
 
 def counted_grades(
@@ -233,85 +105,130 @@ def count_matrix(grades: Iterable[FinalGrade], ladder: Ladder | None = None) -> 
     return counts
 
 
-def _top_level(counts: Counts, rules: RatingRules, ladder: Ladder) -> str | None:
-    directional = rules.direction_groups.get("directional", ("supports", "contradicts", "no_effect"))
+def outcome_groups(
+    claim: Claim | None, grades: Sequence[FinalGrade]
+) -> list[tuple[str, str, str | None, list[FinalGrade]]]:
+    """(outcome id, label, kind, its grades) per outcome of the claim, in claims.yaml order.
+
+    A claim naming one outcome (or none) takes every grade into it; with several, a grade naming
+    none of them goes to an "outcome not recorded" row, shown only when it has studies.
+    """
+    outcomes = claim.outcomes if claim else ()
+    if len(outcomes) <= 1:
+        only = outcomes[0] if outcomes else None
+        return [
+            (
+                only.id if only else DEFAULT_OUTCOME,
+                only.label if only else DEFAULT_LABEL,
+                only.kind if only else None,
+                list(grades),
+            )
+        ]
+    groups: list[tuple[str, str, str | None, list[FinalGrade]]] = [
+        (o.id, o.label, o.kind, []) for o in outcomes
+    ]
+    index = {o.id: i for i, o in enumerate(outcomes)}
+    stray: list[FinalGrade] = []
+    for grade in grades:
+        if grade.outcome in index:
+            groups[index[grade.outcome]][3].append(grade)
+        else:
+            stray.append(grade)
+    if stray:
+        groups.append((UNASSIGNED, "Outcome not recorded", None, stray))
+    return groups
+
+
+def _top_level(
+    outcomes: Sequence[OutcomeCertainty], grades: Sequence[FinalGrade], ladder: Ladder
+) -> str | None:
+    body = {p for o in outcomes for p in o.body}
+    levels = {g.level for g in grades if g.pmid in body}
     for level in reversed(ladder.primary_level_ids):
-        if any(counts[level][d] for d in directional):
+        if level in levels:
             return level
     return None
-
-
-def _select(selector: Selector, top: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    levels: list[str] = []
-    for lvl in selector.levels:
-        if lvl != TOP:
-            levels.append(lvl)
-        elif top is not None:
-            levels.append(top)
-    return tuple(levels), selector.directions
-
-
-def _count(counts: Counts, selector: Selector, top: str | None) -> int:
-    levels, directions = _select(selector, top)
-    return sum(counts[lvl][d] for lvl in levels for d in directions)
-
-
-def _holds(cond: Mapping[str, Any], counts: Counts, top: str | None) -> bool:
-    if "all" in cond:
-        return all(_holds(c, counts, top) for c in cond["all"])
-    if "any" in cond:
-        return any(_holds(c, counts, top) for c in cond["any"])
-    if "top_level_in" in cond:
-        return top in cond["top_level_in"]
-    return bool(_OPS[cond["op"]](_count(counts, cond["count"], top), cond["value"]))
-
-
-def _template_values(
-    counts: Counts, rules: RatingRules, ladder: Ladder, top: str | None, retracted: int
-) -> dict[str, object]:
-    directions: dict[str, tuple[str, ...]] = {d.id: (d.id,) for d in ladder.directions}
-    directions.update(rules.direction_groups)
-    levels: dict[str, tuple[str, ...]] = {lvl: (lvl,) for lvl in ladder.level_ids}
-    levels.update(rules.level_groups)
-    values: dict[str, object] = {
-        f"{lname}_{dname}": sum(counts[lv][d] for lv in lvs for d in ds)
-        for lname, lvs in levels.items()
-        for dname, ds in directions.items()
-    }
-    values["top_level"] = ladder.label("levels", top) if top else "none"
-    values["included"] = sum(sum(row.values()) for row in counts.values())
-    values["retracted"] = retracted
-    return values
 
 
 def rate_claim(
     final_grades: Iterable[FinalGrade],
     articles: Mapping[str, Article],
-    rules: RatingRules | None = None,
+    rules: CertaintyRules | None = None,
+    claim: Claim | None = None,
 ) -> Rating:
-    """Rate one claim from its final grades; `articles` tells retracted studies apart."""
-    rules = rules or load_rules()
+    """The verdict of one claim from its final grades; `articles` tells retracted studies apart."""
+    rules = rules or load_certainty_rules()
     ladder = load_ladder()
     counted, retracted = counted_grades(final_grades, articles)
-    counts = count_matrix(counted, ladder)
-    top = _top_level(counts, rules, ladder)
-    rule = next(r for r in rules.rules if all(_holds(c, counts, top) for c in r.when))
-    values = _template_values(counts, rules, ladder, top, len(retracted))
-    levels, directions = _select(rule.rests_on, top)
-    rests_on = tuple(
-        dict.fromkeys(
-            g.pmid
-            for g in counted
-            if g.level in levels and (g.direction if g.direction in directions else UNCLEAR) in directions
-        )
+    exposure = claim.exposure if claim else None
+    rows = tuple(
+        assess_outcome(oid, label, kind, grades, rules, exposure)
+        for oid, label, kind, grades in outcome_groups(claim, counted)
     )
+    with_finding = [o for o in rows if o.direction != "insufficient"]
+    best_kind = min((KIND_RANK.get(o.kind, 0) for o in with_finding), default=0)
+    deciding = [o for o in with_finding if KIND_RANK.get(o.kind, 0) == best_kind]
+    if not counted:
+        direction, certainty, rule_id = "insufficient", None, "nothing-included"
+        explanation = (
+            "No included study counts yet (retracted studies never count)."
+            if retracted
+            else ("No included study yet.")
+        )
+        would_change = "Grading the studies the search found: any included study with a clear finding."
+    elif not deciding:
+        direction, certainty, rule_id = "insufficient", CERTAINTY_ORDER[-1], "no-clear-finding"
+        explanation = " ".join(dict.fromkeys(o.explanation for o in rows if o.studies))
+        would_change = " ".join(dict.fromkeys(w for o in rows for w in o.would_change))
+    else:
+        directions = {o.direction for o in deciding}
+        direction = directions.pop() if len(directions) == 1 else "mixed"
+        certainty = max((o.certainty or CERTAINTY_ORDER[-1] for o in deciding), key=CERTAINTY_ORDER.index)
+        if len(rows) == 1:
+            rule_id = f"{deciding[0].tier}-evidence"
+            explanation = deciding[0].explanation
+            would_change = " ".join(deciding[0].would_change)
+        else:
+            rule_id = "outcomes-agree" if direction != "mixed" else "outcomes-disagree"
+            per = "; ".join(
+                f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in deciding
+            )
+            aside = [o for o in with_finding if o not in deciding]
+            empty = [o.label for o in rows if not o.studies]
+            explanation = (
+                f"By outcome: {per}. "
+                + (
+                    "The claim takes the lowest certainty of these outcomes"
+                    + (", and is mixed because they point different ways." if direction == "mixed" else ".")
+                    if len(deciding) > 1
+                    else "The verdict follows this outcome."
+                )
+                + (
+                    " Less direct outcomes ("
+                    + "; ".join(
+                        f"{o.label}: {verdict_label(o.direction, o.certainty, rules).lower()}" for o in aside
+                    )
+                    + ") are shown but do not decide while a more important outcome has a finding."
+                    if aside
+                    else ""
+                )
+                + (f" No included study yet for: {'; '.join(empty)}." if empty else "")
+            )
+            weakest = [o for o in deciding if o.certainty == certainty]
+            would_change = " ".join(f"{o.label}: {' '.join(o.would_change)}" for o in weakest)
     return Rating(
-        rating=rule.rating,
-        rule_id=rule.id,
-        explanation=rule.explanation.format_map(values),
-        rests_on=rests_on,
-        would_change=rule.would_change.format_map(values),
-        counts=counts,
-        top_level=top,
+        rating=verdict_key(direction, certainty),
+        label=verdict_label(direction, certainty, rules),
+        color=rules.verdict(direction).color,
+        direction=direction,
+        certainty=certainty,
+        rule_id=rule_id,
+        explanation=explanation,
+        rests_on=tuple(dict.fromkeys(p for o in deciding for p in o.body)),
+        would_change=would_change,
+        counts=count_matrix(counted, ladder),
+        outcomes=rows,
+        deciding=tuple(o.outcome for o in deciding),
+        top_level=_top_level(deciding, counted, ladder),
         retracted=tuple(dict.fromkeys(retracted)),
     )

@@ -17,14 +17,19 @@ from urllib.parse import quote, urlsplit
 
 from flows.curation.events import FinalGrade
 from flows.curation.ladder import load_ladder
-from flows.evidence.rating import RatingRules, load_rules, rate_claim
+from flows.evidence.rating import Rating, RatingRules, load_rules, rate_claim
 from flows.ids import is_pmid
 from flows.project.claims import Claim, SourceArticle
 from flows.pubmed.records import Article
+from flows.reports.sof import build_sof, step_json
 from flows.sources.runs import SearchRun
 
-CLAIM_SCHEMA_ID = "litgrade.claim-report/1"
-SCORECARD_SCHEMA_ID = "litgrade.scorecard/1"
+CLAIM_SCHEMA_ID = "litgrade.claim-report/2"
+OLDER_CLAIM_SCHEMA_IDS = ("litgrade.claim-report/1",)  # still compared with: same decisions, older rating
+SCORECARD_SCHEMA_ID = "litgrade.scorecard/2"
+SCORECARD_SOF_KEYS = ("outcome", "label", "studies", "participants", "participants_unknown", "direction",
+                      "direction_label", "certainty", "symbols")  # fmt: skip
+APPRAISAL_FIELDS = ("bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind")
 _RECORDS = re.compile(r"([0-9][0-9,]*)\s+records?\b")
 MAX_AUTHORS = 3
 SNAPSHOT_NOTE_TEMPLATE = (
@@ -150,6 +155,16 @@ def _run_row(run: SearchRun, identified: Mapping[int, int], override: str | None
     }
 
 
+def newest_record(hits: Sequence[str], articles: Mapping[str, Article]) -> Json | None:
+    """The newest record the searches found, by its publication date as PubMed gives it."""
+    found = [articles[p] for p in hits if p in articles and articles[p].pub_date.sort_date]
+    if not found:
+        return None
+    article = max(found, key=lambda a: (a.pub_date.sort_date or "", _pmid_key(a.pmid)))
+    day = article.pub_date.sort_date or ""
+    return {"pmid": article.pmid, "date": article.pub_date.raw or day, "sort_date": day}
+
+
 def _search_block(inputs: ClaimInputs, history: list[Json]) -> Json:
     last_run = last_successful_run(inputs.runs)
     last_row = next((row for row in history if last_run and row["run_id"] == last_run.run_id), None)
@@ -162,6 +177,7 @@ def _search_block(inputs: ClaimInputs, history: list[Json]) -> Json:
         "snapshot_note": last_row["snapshot_note"] if last_row else None,
         "approximation": last_run.approximation if last_run else None,
         "query_changed": bool(last_run and last_run.query != inputs.claim.query),
+        "newest_record": newest_record(inputs.hits, inputs.articles),
     }
 
 
@@ -177,7 +193,17 @@ def _authors(article: Article | None) -> str:
     return ", ".join(names)
 
 
-def _study(grade: FinalGrade, article: Article | None, rests_on: set[str], counted: set[str]) -> Json:
+def _label_or_none(vocabulary: str, value: str | None) -> str | None:
+    return load_ladder().label(vocabulary, value) if value else None
+
+
+def _study(
+    grade: FinalGrade,
+    article: Article | None,
+    rests_on: set[str],
+    counted: set[str],
+    outcomes: Mapping[str, str],
+) -> Json:
     ladder = load_ladder()
     return {
         "pmid": grade.pmid,
@@ -197,9 +223,17 @@ def _study(grade: FinalGrade, article: Article | None, rests_on: set[str], count
         "direction_label": ladder.label("directions", grade.direction or "unclear"),
         "population": grade.population,
         "risk_of_bias": grade.risk_of_bias,
-        "risk_of_bias_label": ladder.label("risk_of_bias", grade.risk_of_bias)
-        if grade.risk_of_bias
-        else None,
+        "risk_of_bias_label": _label_or_none("risk_of_bias", grade.risk_of_bias),
+        "bias_domain": grade.bias_domain,
+        "bias_domain_label": _label_or_none("bias_domains", grade.bias_domain),
+        "exposure": grade.exposure,
+        "indirectness": grade.indirectness,
+        "indirectness_label": _label_or_none("indirectness", grade.indirectness),
+        "indirect_reason": grade.indirect_reason,
+        "outcome": grade.outcome,
+        "outcome_label": outcomes.get(grade.outcome or "") if grade.outcome else None,
+        "outcome_kind": grade.outcome_kind,
+        "outcome_kind_label": _label_or_none("outcome_kinds", grade.outcome_kind),
         "note": grade.note,
         "quote": grade.quote,
         "decided_by": grade.decided_by,
@@ -350,13 +384,14 @@ def _decisions(grades: Mapping[str, FinalGrade]) -> Json:
             "direction": g.direction,
             "population": g.population,
             "risk_of_bias": g.risk_of_bias,
+            **{name: getattr(g, name) for name in APPRAISAL_FIELDS},
         }
         for pmid, g in grades.items()
     }
 
 
 def _changes(content: Json, previous: Mapping[str, Any] | None) -> Json:
-    if not previous or previous.get("schema") != CLAIM_SCHEMA_ID:
+    if not previous or previous.get("schema") not in (CLAIM_SCHEMA_ID, *OLDER_CLAIM_SCHEMA_IDS):
         return {
             "first_report": True,
             "previous_evidence_as_of": None,
@@ -396,20 +431,44 @@ def _changes(content: Json, previous: Mapping[str, Any] | None) -> Json:
 # -- the report ------------------------------------------------------------------------------------
 
 
+def _rating_block(rating: Rating, rules: RatingRules) -> Json:
+    level = rules.level(rating.certainty) if rating.certainty else None
+    return {
+        "id": rating.rating,
+        "label": rating.label,
+        "color": rating.color,
+        "direction": rating.direction,
+        "direction_label": rules.verdict(rating.direction).label,
+        "certainty": rating.certainty,
+        "certainty_label": level.label if level else None,
+        "certainty_symbols": level.symbols if level else None,
+        "downgrades": [step_json(s, o) for o, s in rating.steps("down")],
+        "upgrades": [step_json(s, o) for o, s in rating.steps("up")],
+        "rule_id": rating.rule_id,
+        "explanation": rating.explanation,
+        "would_change": rating.would_change,
+        "rests_on": list(rating.rests_on),
+        "top_level": rating.top_level,
+        "counted": rating.counted,
+        "retracted_not_counted": list(rating.retracted),
+    }
+
+
 def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) -> Json:
     """One claim's report data. `changes` compares with `inputs.previous`; a previous report with the
     same content keeps its `changes`, so regenerating from unchanged data rewrites identical bytes."""
     rules = rules or load_rules()
     hit_set = set(inputs.hits)
     grades = {g.pmid: g for g in inputs.final_grades if g.pmid in hit_set}
-    rating = rate_claim(grades.values(), inputs.articles, rules)
+    rating = rate_claim(grades.values(), inputs.articles, rules, inputs.claim)
     history = [_run_row(r, inputs.identified, inputs.snapshot_note) for r in inputs.runs]
     rests_on = set(rating.rests_on)
     counted = {g.pmid for g in grades.values() if g.relevance == "include"} - set(rating.retracted)
+    outcome_labels = {o.id: o.label for o in inputs.claim.outcomes}
     level_rank = {lvl: i for i, lvl in enumerate(levels_best_first())}
     included = [g for g in grades.values() if g.relevance == "include"]
     studies = sorted(
-        (_study(g, inputs.articles.get(g.pmid), rests_on, counted) for g in included),
+        (_study(g, inputs.articles.get(g.pmid), rests_on, counted, outcome_labels) for g in included),
         key=lambda s: (
             level_rank.get(s["level"], 99),
             s["retracted"],
@@ -422,7 +481,6 @@ def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) ->
         if not groups or groups[-1]["level"] != study["level"]:
             groups.append({"level": study["level"], "label": study["level_label"], "studies": []})
         groups[-1]["studies"].append(study)
-    rating_level = rules.rating(rating.rating)
     content: Json = {
         "schema": CLAIM_SCHEMA_ID,
         "project": inputs.project,
@@ -437,21 +495,14 @@ def build_claim_report(inputs: ClaimInputs, rules: RatingRules | None = None) ->
             "query": inputs.claim.query,
             "section": inputs.claim.section,
             "comment": inputs.claim.comment,
+            "population": inputs.claim.population,
+            "exposure": inputs.claim.exposure,
+            "outcomes": [{"id": o.id, "label": o.label, "kind": o.kind} for o in inputs.claim.outcomes],
         },
         "search": _search_block(inputs, history),
         "history": history,
-        "rating": {
-            "id": rating.rating,
-            "label": rating_level.label,
-            "color": rating_level.color,
-            "rule_id": rating.rule_id,
-            "explanation": rating.explanation,
-            "would_change": rating.would_change,
-            "rests_on": list(rating.rests_on),
-            "top_level": rating.top_level,
-            "counted": rating.counted,
-            "retracted_not_counted": list(rating.retracted),
-        },
+        "rating": _rating_block(rating, rules),
+        "sof": build_sof(rating.outcomes, rules),
         "matrix": _matrix(rating.counts),
         "prisma": _prisma(inputs, history, grades),
         "studies": groups,
@@ -483,28 +534,67 @@ def _newest(report: Json) -> Json | None:
     }
 
 
+def _counted_pmids(report: Json) -> list[str]:
+    return [s["pmid"] for g in report["studies"] for s in g["studies"] if s["counted"]]
+
+
+def shared_studies(reports: Sequence[Json]) -> list[Json]:
+    """Studies counted under more than one claim: one 42-person trial behind three claims shows."""
+    claims_of: dict[str, list[str]] = {}
+    titles: dict[str, str] = {}
+    for report in reports:
+        for group in report["studies"]:
+            for s in group["studies"]:
+                if s["counted"]:
+                    claims_of.setdefault(s["pmid"], []).append(report["claim"]["id"])
+                    titles[s["pmid"]] = s["title"]
+    return [
+        {"pmid": p, "pubmed_url": pubmed_url(p), "title": titles[p], "claims": claims}
+        for p, claims in sorted(claims_of.items(), key=lambda kv: _pmid_key(kv[0]))
+        if len(claims) > 1
+    ]
+
+
 def build_scorecard(
     project: str, article: SourceArticle, reports: Sequence[Json], rules: RatingRules | None = None
 ) -> Json:
     """The article scorecard: one row per claim, in the order of claims.yaml."""
     rules = rules or load_rules()
     ladder = load_ladder()
+    shared = shared_studies(reports)
+    shared_by_pmid = {s["pmid"]: s["claims"] for s in shared}
     rows = []
     for report in reports:
         prisma = report["prisma"]
+        rating = report["rating"]
+        claim_id = report["claim"]["id"]
         rows.append(
             {
-                "id": report["claim"]["id"],
+                "id": claim_id,
                 "text": report["claim"]["text"],
                 "section": report["claim"]["section"],
-                "rating": report["rating"]["id"],
-                "rating_label": report["rating"]["label"],
-                "rating_color": report["rating"]["color"],
-                "rule_id": report["rating"]["rule_id"],
+                "rating": rating["id"],
+                "rating_label": rating["label"],
+                "rating_color": rating["color"],
+                "direction": rating["direction"],
+                "direction_label": rating["direction_label"],
+                "certainty": rating["certainty"],
+                "certainty_label": rating["certainty_label"],
+                "certainty_symbols": rating["certainty_symbols"],
+                "downgrades": [{"domain": d["domain"], "reason": d["reason"]} for d in rating["downgrades"]],
+                "upgrades": [{"domain": u["domain"], "reason": u["reason"]} for u in rating["upgrades"]],
+                "rule_id": rating["rule_id"],
+                "sof": [{k: row[k] for k in SCORECARD_SOF_KEYS} for row in report["sof"]["rows"]],
+                "shared_studies": [
+                    {"pmid": p, "also_in": [c for c in shared_by_pmid[p] if c != claim_id]}
+                    for p in _counted_pmids(report)
+                    if p in shared_by_pmid
+                ],
                 "counts_by_level": {r["level"]: r["total"] for r in report["matrix"]["levels"]},
                 "included": prisma["included"],
                 "newest_study": _newest(report),
                 "evidence_as_of": report["search"]["evidence_as_of"],
+                "newest_record": report["search"]["newest_record"],
                 "snapshot_note": report["search"]["snapshot_note"],
                 "flags": len(report["flags"]),
                 "open_work": {
@@ -517,12 +607,16 @@ def build_scorecard(
         )
     by_id = {lv.id: lv for lv in ladder.levels}
     dates = [r["evidence_as_of"] for r in rows if r["evidence_as_of"]]
+    records = [r["newest_record"] for r in rows if r["newest_record"]]
     notes = sorted({r["snapshot_note"] for r in rows if r["snapshot_note"]})
     return {
         "schema": SCORECARD_SCHEMA_ID,
         "project": project,
         "article": {"title": article.title, "url": safe_url(article.url), "date_read": article.date_read},
         "evidence_as_of": max(dates) if dates else None,
+        "newest_record": (
+            max(records, key=lambda r: (r["sort_date"], _pmid_key(r["pmid"]))) if records else None
+        ),
         "snapshot_notes": notes,
         # primary levels always (best first); the others only when some claim has such a study
         "levels": [
@@ -532,12 +626,23 @@ def build_scorecard(
         ],
         "ratings": [
             {
-                "id": r.id,
-                "label": r.label,
-                "color": r.color,
-                "n": sum(1 for row in rows if row["rating"] == r.id),
+                "id": v.id,
+                "label": v.label,
+                "color": v.color,
+                "n": sum(1 for row in rows if row["direction"] == v.id),
             }
-            for r in rules.ratings
+            for v in rules.verdicts
         ],
+        "certainty_levels": [
+            {
+                "id": c.id,
+                "label": c.label,
+                "symbols": c.symbols,
+                "color": c.color,
+                "n": sum(1 for row in rows if row["certainty"] == c.id),
+            }
+            for c in rules.certainty
+        ],
+        "shared_studies": shared,
         "claims": rows,
     }

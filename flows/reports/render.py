@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from flows.pubmed import markup
 from flows.reports.charts import DIRECTION_COLORS, matrix_chart, ratings_chart
+from flows.reports.sof import participants_text, sof_csv, sof_markdown, studies_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~!{}#])")
@@ -100,6 +101,8 @@ def environment() -> Environment:
         when=when,
         matrix_chart=lambda m: Markup(matrix_chart(m)),
         ratings_chart=lambda r: Markup(ratings_chart(r)),
+        sof_studies=studies_text,
+        sof_participants=participants_text,
     )
     env.globals["direction_colors"] = DIRECTION_COLORS
     return env
@@ -121,6 +124,14 @@ def _render(prefix: str, name: str, data: dict[str, Any]) -> dict[str, str]:
 def render_claim(report: dict[str, Any]) -> dict[str, str]:
     """{'html': ..., 'md': ..., 'json': ...} for one claim's report."""
     return _render("claim", "r", report)
+
+
+def render_sof(report: dict[str, Any]) -> dict[str, str]:
+    """{'sof.csv': ..., 'sof.md': ...}: the claim's Summary-of-Findings table as files (issue 18)."""
+    return {
+        "sof.csv": sof_csv(report["sof"]),
+        "sof.md": sof_markdown(report["sof"], report["claim"]["text"], md),
+    }
 
 
 def render_scorecard(scorecard: dict[str, Any]) -> dict[str, str]:

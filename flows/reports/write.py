@@ -25,7 +25,7 @@ from flows.ids import is_slug
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
-from flows.reports.render import render_claim, render_scorecard
+from flows.reports.render import render_claim, render_scorecard, render_sof
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
@@ -150,12 +150,18 @@ def build_project_reports(
     return reports, build_scorecard(project.name, project.article, reports, rules)
 
 
+def sof_files(report: dict[str, Any]) -> dict[str, str]:
+    """A claim's Summary-of-Findings exports beside its report: <claim>.sof.csv and <claim>.sof.md."""
+    return {f"{report['claim']['id']}.{suffix}": text for suffix, text in render_sof(report).items()}
+
+
 def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
     """file name → text, for every file of a project's reports."""
     files: dict[str, str] = {}
     for report in reports:
         for fmt, text in render_claim(report).items():
             files[f"{report['claim']['id']}.{fmt}"] = text
+        files.update(sof_files(report))
     for fmt, text in render_scorecard(scorecard).items():
         files[f"index.{fmt}"] = text
     return files

@@ -18,13 +18,15 @@ from flows.curation.events import FinalGrade, GradeEvent
 from flows.project.claims import Project
 from flows.store.db import transaction
 
+# Appraisal fields (issue 14), as in GradeEvent / FinalGrade; columns added by 060_appraisal.sql.
+APPRAISAL = ("bias_domain", "exposure", "indirectness", "indirect_reason", "outcome", "outcome_kind")
 EVENT_COLUMNS = (
     "project", "seq", "claim_id", "pmid", "curator", "kind", "relevance", "exclude_reason", "level",
-    "direction", "population", "risk_of_bias", "quote", "note", "graded_at",
+    "direction", "population", "risk_of_bias", *APPRAISAL, "quote", "note", "graded_at",
 )
 FINAL_COLUMNS = (
     "project", "claim_id", "pmid", "relevance", "exclude_reason", "level", "direction", "population",
-    "risk_of_bias", "quote", "note", "curators", "decided_by", "decided_at",
+    "risk_of_bias", *APPRAISAL, "quote", "note", "curators", "decided_by", "decided_at",
 )
 
 
@@ -47,6 +49,7 @@ def _events_frame(project: str, events: Sequence[GradeEvent]) -> pd.DataFrame:
                 "kind": e.kind, "relevance": e.relevance, "exclude_reason": e.exclude_reason,
                 "level": e.level, "direction": e.direction, "population": e.population,
                 "risk_of_bias": e.risk_of_bias, "quote": e.quote, "note": e.note, "graded_at": e.timestamp,
+                **{name: getattr(e, name) for name in APPRAISAL},
             }
             for seq, e in enumerate(events)
         ],
@@ -65,7 +68,7 @@ def _finals_frame(project: str, finals: Sequence[FinalGrade]) -> pd.DataFrame:
                 "exclude_reason": f.exclude_reason, "level": f.level, "direction": f.direction,
                 "population": f.population, "risk_of_bias": f.risk_of_bias, "quote": f.quote,
                 "note": f.note, "curators": list(f.curators), "decided_by": f.decided_by,
-                "decided_at": f.decided_at or None,
+                "decided_at": f.decided_at or None, **{name: getattr(f, name) for name in APPRAISAL},
             }
             for f in finals
         ],
@@ -106,7 +109,8 @@ def load_grades(
 def read_final_grades(con: duckdb.DuckDBPyConnection, project: str) -> list[FinalGrade]:
     rows = con.execute(
         "SELECT claim_id, pmid, relevance, exclude_reason, level, direction, population, risk_of_bias, "
-        "quote, note, curators, decided_by, strftime(decided_at, '%Y-%m-%dT%H:%M:%S.%fZ') "
+        "quote, note, curators, decided_by, strftime(decided_at, '%Y-%m-%dT%H:%M:%S.%fZ'), "
+        f"{', '.join(APPRAISAL)} "
         "FROM final_grades WHERE project = ? ORDER BY claim_id, pmid",
         [project],
     ).fetchall()
@@ -114,7 +118,7 @@ def read_final_grades(con: duckdb.DuckDBPyConnection, project: str) -> list[Fina
         FinalGrade(
             claim=r[0], pmid=r[1], relevance=r[2], exclude_reason=r[3], level=r[4], direction=r[5],
             population=r[6], risk_of_bias=r[7], quote=r[8], note=r[9], curators=tuple(r[10]),
-            decided_by=r[11], decided_at=r[12] or "",
+            decided_by=r[11], decided_at=r[12] or "", **dict(zip(APPRAISAL, r[13:], strict=True)),
         )
         for r in rows
     ]
