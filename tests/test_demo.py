@@ -226,6 +226,8 @@ def test_demo_reproduces_the_committed_reports_offline(
     no_internet: list[Any],
 ) -> None:
     monkeypatch.setenv("LITGRADE_DATA", str(tmp_path / "data"))
+    for name in ("LITGRADE_DB", "LITGRADE_MIRROR"):  # the store and mirror of that data folder
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LITGRADE_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/")
     out = tmp_path / "reports"
 
