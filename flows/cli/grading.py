@@ -36,9 +36,12 @@ def grade(
 ) -> None:
     """Grade a claim's studies one key at a time; every grade is saved the moment you give it.
 
+    One full screen: the claim, your position and progress on top, every key at the bottom.
     Keys: 1-9 level (then s/c/n/m/u direction), a accept the suggested level, x exclude (then a reason),
-    space skip, b back, t note, r retract your grade, q quit. With two reviewers you see the other
-    curator's grade of a study only after you have graded it.
+    ? maybe (set aside, back at the end), space skip, b back, t note, r retract your grade, v more text,
+    q quit; appraisal, saved with the grade: h risk of bias (and domain), n sample size, e exposure,
+    i indirectness (and why), o outcome, y outcome kind. With two reviewers you see the other curator's
+    grade of a study only after you have graded it; a save that disagrees says so on the spot.
 
     Declare yourself first (litgrade curator add k2-muscle alice --name "Alice Example").
 
