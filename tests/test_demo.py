@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from flows.store.mirror import MirrorIndex
 from tests.cli_helpers import run_cli
 
 PROJECT_DIR = snapshot_file().parent.parent
+LITGRADE = Path(sys.executable).parent / "litgrade"
 RETRACTED = {"12110423", "19499964", "23637537"}
 
 
@@ -220,15 +226,20 @@ def test_demo_reproduces_the_committed_reports_offline(
     no_internet: list[Any],
 ) -> None:
     monkeypatch.setenv("LITGRADE_DATA", str(tmp_path / "data"))
+    for name in ("LITGRADE_DB", "LITGRADE_MIRROR"):  # the store and mirror of that data folder
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LITGRADE_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/")
     out = tmp_path / "reports"
 
     first = run_cli(capsys, "demo", "--out", str(out))
     assert first.code == 0, first.err
     lines = first.out.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert "offline snapshot of 44 PubMed records" in lines[0] and "not a live PubMed search" in lines[0]
     assert lines[1].startswith("Ratings: ") and str(out / "index.html") in lines[2]
+    data = (tmp_path / "data").resolve()
+    assert f"Store: {data / 'litgrade.duckdb'} (mirror: {data / 'mirror.duckdb'})" in lines[3]
+    assert not list(data.glob("*.demo-build*"))  # built beside the target, then moved into place
 
     committed = _tree(reports_dir())
     produced = _tree(out)
@@ -245,3 +256,82 @@ def test_demo_reproduces_the_committed_reports_offline(
     assert "no file changed" in second.out
     assert _tree(out) == produced
     assert no_internet == []
+
+
+# -- one data folder ----------------------------------------------------------------------------------
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITGRADE_", "PREFECT_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
+@pytest.mark.slow
+def test_status_after_demo_needs_no_environment_variable(tmp_path: Path) -> None:
+    """A fresh clone: `litgrade demo`, then `litgrade status k2-muscle` (no LITGRADE_* at all)."""
+    clone = tmp_path / "clone"
+    shutil.copytree(PROJECT_DIR.parent, clone / "curated")
+    env = _clean_env(tmp_path)
+    demo = subprocess.run([str(LITGRADE), "demo"], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert (clone / ".data" / "litgrade.duckdb").is_file() and (clone / ".data" / "mirror.duckdb").is_file()
+
+    status = subprocess.run([str(LITGRADE), "status", "k2-muscle"], cwd=clone, env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"k2-muscle: 20 claims · store {(clone / '.data' / 'litgrade.duckdb').resolve()}"
+    assert re.fullmatch(
+        r"grading progress: \d+ of 86 \(claim, study\) pairs final, \d+ in conflict, \d+ awaiting a second "
+        r"review, \d+ ungraded; graded by k2-team 86", lines[1]
+    ), lines[1]
+    claims = [line for line in lines if line.startswith("- ")]
+    assert len(claims) == 20
+    cramps = next(line for line in claims if line.startswith("- k2-reduces-muscle-cramps-older-adults:"))
+    assert re.search(r": [1-9]\d* records \(\d+ stored\), last run 2024-01-01 00:00 \[mirror\] completed; "
+                     r"grading: \d+ final, \d+ in conflict, \d+ awaiting a second review, 0 ungraded", cramps)
+
+    mirror = subprocess.run([str(LITGRADE), "mirror", "info"], cwd=clone, env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert mirror.returncode == 0 and "records: 44" in mirror.stdout
+
+
+def test_a_command_with_no_store_names_it_and_both_ways_to_make_one(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(PROJECT_DIR.parent, clone / "curated", ignore=shutil.ignore_patterns("snapshot"))
+    env = _clean_env(tmp_path)
+    store = (clone / ".data" / "litgrade.duckdb").resolve()
+    for args in (["status", "k2-muscle"], ["grades", "export", "k2-muscle", "--curator", "k2-team"]):
+        done = subprocess.run([str(LITGRADE), *args], cwd=clone, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        said = done.stdout + done.stderr
+        assert f"no store at {store}: make one with `litgrade demo`" in said, said
+        assert "`litgrade refresh k2-muscle` (live NCBI)" in said and "Traceback" not in said
+
+
+def test_demo_never_replaces_a_store_or_mirror_it_did_not_make(tmp_path: Path) -> None:
+    from flows.errors import ConfigError
+    from flows.pipeline.demo import run_demo
+    from tests.conftest import SHARED_DIR
+    from tests.grading_fixtures import build_store, k2_articles
+
+    work = tmp_path / "data"
+    work.mkdir()
+    store = work / "litgrade.duckdb"
+    build_store(store, "k2-muscle", {"k2-food-sources": k2_articles(2)})  # a live (eutils) search run
+    before = store.read_bytes()
+    with pytest.raises(ConfigError) as err:
+        run_demo(tmp_path / "reports", work_dir=work)
+    assert f"{store} holds data `litgrade demo` did not make (1 search run(s) of 'k2-muscle' from eutils)" in str(
+        err.value
+    )
+    assert "LITGRADE_DATA=.data/demo litgrade demo" in str(err.value)
+    assert store.read_bytes() == before and not (tmp_path / "reports").exists()
+
+    store.unlink()
+    ingest_files([SHARED_DIR / "ncbi-samples" / "metapub_efetch_23657305.xml"], work / "mirror.duckdb")
+    with pytest.raises(ConfigError) as err:
+        run_demo(tmp_path / "reports", work_dir=work)
+    assert "mirror.duckdb holds data `litgrade demo` did not make (1 ingested file(s) besides the snapshot" in str(
+        err.value
+    )

@@ -24,9 +24,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from flows.cli import classify, demo, grading, living, mirror, pipeline, web
+    from flows.cli import classify, curator, demo, grading, living, mirror, pipeline, web
 
-    for module in (pipeline, grading, mirror, demo, classify, living, web):
+    for module in (pipeline, grading, mirror, demo, classify, living, web, curator):
         module.register(app)
 
 

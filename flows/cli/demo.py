@@ -20,9 +20,13 @@ def demo(
 
     Needs no network and no NCBI account: it builds a local mirror from
     curated/k2-muscle/snapshot/k2-snapshot.xml (44 real PubMed records, with summaries written for
-    the demo in place of abstracts), refreshes every claim from it into a fresh store under
-    LITGRADE_DATA/demo/, reads curated/k2-muscle/grades/, and writes reports/k2-muscle/. Running it
-    twice changes nothing.
+    the demo in place of abstracts), refreshes every claim from it into a fresh store, reads
+    curated/k2-muscle/grades/, and writes reports/k2-muscle/. Running it twice changes nothing.
+
+    The store and mirror are the data folder's own (.data/litgrade.duckdb, .data/mirror.duckdb, or
+    LITGRADE_DATA / LITGRADE_DB / LITGRADE_MIRROR), so status, serve, grade, grades export and mirror
+    info find them afterwards. A store or mirror holding anything else (a live refresh, a PubMed
+    baseline) is left alone and the demo stops with a line saying so.
 
     Example: litgrade demo
     """

@@ -36,11 +36,16 @@ def grade(
 ) -> None:
     """Grade a claim's studies one key at a time; every grade is saved the moment you give it.
 
+    One full screen: the claim, your position and progress on top, every key at the bottom.
     Keys: 1-9 level (then s/c/n/m/u direction), a accept the suggested level, x exclude (then a reason),
-    space skip, b back, t note, r retract your grade, q quit. With two reviewers you see the other
-    curator's grade of a study only after you have graded it.
+    ? maybe (set aside, back at the end), space skip, b back, t note, r retract your grade, v more text,
+    q quit; appraisal, saved with the grade: h risk of bias (and domain), n sample size, e exposure,
+    i indirectness (and why), o outcome, y outcome kind. With two reviewers you see the other curator's
+    grade of a study only after you have graded it; a save that disagrees says so on the spot.
 
-    Example: litgrade grade k2-muscle --claim k2-leg-cramps --curator alice
+    Declare yourself first (litgrade curator add k2-muscle alice --name "Alice Example").
+
+    Example: litgrade grade k2-muscle --claim k2-reduces-muscle-cramps-older-adults --curator alice
     """
     from flows.project.claims import load_project
     from flows.tui.grader import run_grading
@@ -96,9 +101,9 @@ def grades_set(
 ) -> None:
     """Record one grade (appended to grades/<curator>.jsonl; the latest grade per study counts).
 
-    Example: litgrade grades set k2-muscle k2-leg-cramps 15514282 --curator alice --relevance include
-    --level rct --direction supports --population 120 --risk-of-bias low --indirectness indirect
-    --indirect-reason "K1, not K2" --outcome-kind surrogate
+    Example: litgrade grades set k2-muscle k2-reduces-muscle-cramps-older-adults 39466236
+    --curator alice --relevance include --level rct --direction supports --risk-of-bias low
+    --indirectness direct --outcome leg_cramps --outcome-kind clinical
     """
     from flows.curation.events import GradeEvent
     from flows.curation.journal import append_event, now_timestamp
@@ -128,7 +133,8 @@ def grades_retract(
 ) -> None:
     """Withdraw your standing grade (or adjudication) of one study: it goes back on your queue.
 
-    Example: litgrade grades retract k2-muscle k2-leg-cramps 15514282 --curator alice
+    Example: litgrade grades retract k2-muscle k2-reduces-muscle-cramps-older-adults 39466236
+    --curator alice
     """
     from flows.curation.events import GradeEvent
     from flows.curation.journal import append_event, now_timestamp
@@ -153,7 +159,8 @@ def grades_export(
 ) -> None:
     """Print your grading queue as CSV: article details and empty grade columns to fill in.
 
-    Example: litgrade grades export k2-muscle --curator alice --claim k2-leg-cramps > sheet.csv
+    Example: litgrade grades export k2-muscle --curator alice
+    --claim k2-activates-mgp-prevents-arterial-calcification > sheet.csv
     """
     from flows.curation.journal import read_events
     from flows.curation.review import queue

@@ -71,7 +71,7 @@ def ingest(
 
       litgrade mirror ingest pubmed26n0001.xml.gz pubmed26n0002.xml.gz
 
-      litgrade mirror ingest --mirror /data/pubmed.duckdb --workers 4 updates/*.xml.gz
+      litgrade mirror ingest --mirror ~/pubmed/mirror.duckdb --workers 2 updates/*.xml.gz
     """
     from flows.pipeline.mirror_ingest import ingest_files
 

@@ -35,7 +35,8 @@ def refresh(
 ) -> None:
     """Search PubMed for each claim and store new records.
 
-    Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle --claim k2-leg-cramps
+    Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle
+    --claim k2-reduces-muscle-cramps-older-adults
     """
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner

@@ -31,7 +31,9 @@ def serve(
 ) -> None:
     """Run the curator web app for PROJECT.
 
-    Example: litgrade serve k2-muscle --port 8000, then open http://127.0.0.1:8000/
+    Then open http://127.0.0.1:8000/ (the port you chose) and sign in.
+
+    Example: litgrade serve k2-muscle --port 8000
     """
     import uvicorn
 
@@ -66,17 +68,15 @@ def passwd(
     project: str | None = typer.Option(
         None, "--project", "-p", help="Project name or folder (default: the only project under curated/)."
     ),
-    password: str = typer.Option(
-        ...,
-        prompt="New password",
-        hide_input=True,
-        confirmation_prompt=True,
+    password: str | None = typer.Option(
+        None,
         help="Asked for interactively unless given (avoid: it lands in your shell history).",
+        show_default=False,
     ),
 ) -> None:
     """Set a curator's web sign-in password (argon2 hash in the data folder, never in git).
 
-    Example: litgrade curator passwd alice --project k2-muscle
+    Example: litgrade curator passwd k2-team --project k2-muscle
     """
     from flows.config import curated_dir, data_dir
     from flows.errors import InputError
@@ -94,11 +94,13 @@ def passwd(
         project = found[0]
     loaded = load_project(project)
     curators = load_curators(loaded.dir)
-    if name not in curators:
+    if name not in curators:  # before asking for a password nobody could use
         raise InputError(
             f"{loaded.dir / 'curators.yaml'}: no curator '{name}' (declared: {', '.join(sorted(curators))}); "
-            "add them there first"
+            f"add them first: litgrade curator add {loaded.name} {name} --name \"Their Name\""
         )
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     store = PasswordStore(data_dir(), loaded.name)
     store.set_password(name, password)
     typer.echo(f"litgrade: password set for {name} in project {loaded.name} ({store.path})")

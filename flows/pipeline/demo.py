@@ -3,6 +3,13 @@
 Steps: build a mirror from curated/k2-muscle/snapshot/k2-snapshot.xml, refresh the project from it
 into a fresh store, read the committed grades, write the reports. Nothing here reaches the network.
 
+One data folder: the store and the mirror are the ordinary ones (config.db_path(), config.mirror_path():
+.data/litgrade.duckdb and .data/mirror.duckdb), so `status`, `serve`, `grade`, `grades export` and
+`mirror info` find them with no environment variable. Both are rebuilt from scratch, so a file the demo
+did not make (a live NCBI refresh, another project, a real PubMed baseline) is never replaced: the demo
+stops with one line saying so. Each file is built beside its target and moved into place only when
+complete, so a failed run leaves the previous files whole.
+
 Determinism is the point (a fresh clone must reproduce reports/k2-muscle/ byte for byte):
 - search runs are stamped with the mirror's snapshot date, never the clock;
 - the mirror and the store are rebuilt from scratch on every run;
@@ -46,6 +53,8 @@ _REPORT_SUFFIXES = frozenset({".html", ".md", ".json"})
 @dataclass(frozen=True, slots=True)
 class DemoSummary:
     out_dir: Path
+    store: Path
+    mirror: Path
     snapshot_records: int
     snapshot_date: str
     claims: int
@@ -64,17 +73,56 @@ class DemoSummary:
             f"Ratings: {tally}.",
             f"Reports: {self.out_dir / 'index.html'} (scorecard) and one .html/.md/.json per claim; "
             f"{changed}.",
+            f"Store: {self.store} (mirror: {self.mirror}); `litgrade status {PROJECT}`, "
+            f"`litgrade serve {PROJECT}` and `litgrade grade {PROJECT} --claim ID --curator ID` use them.",
         ]
-
-
-def demo_dir() -> Path:
-    """Where the demo's mirror and store live: rebuilt each run, never in git."""
-    return config.data_dir() / "demo"
 
 
 def _remove_duckdb(path: Path) -> None:
     for candidate in (path, path.with_name(path.name + ".wal")):
         candidate.unlink(missing_ok=True)
+
+
+def _foreign_store_data(store: Path) -> str | None:
+    """What in an existing store the demo did not make (None: absent, or only the demo's own runs)."""
+    from flows.store.db import connect
+
+    if not store.exists():
+        return None
+    with connect(store, read_only=True) as con:
+        rows = con.execute(
+            "SELECT project, source, count(*) FROM search_runs "
+            "WHERE NOT (project = ? AND source = 'mirror') GROUP BY ALL ORDER BY ALL",
+            [PROJECT],
+        ).fetchall()
+    if not rows:
+        return None
+    return ", ".join(f"{n} search run(s) of '{project}' from {source}" for project, source, n in rows)
+
+
+def _foreign_mirror_data(mirror: Path, snapshot: Path) -> str | None:
+    """Files in an existing mirror other than the demo snapshot (None: absent, or the snapshot only)."""
+    from flows.pipeline.mirror_ingest import mirror_status
+
+    if not mirror.exists():
+        return None
+    others = sorted({f.name for f in mirror_status(mirror).files} - {snapshot.name})
+    if not others:
+        return None
+    return f"{len(others)} ingested file(s) besides the snapshot ({', '.join(others[:3])})"
+
+
+def check_replaceable(store: Path, mirror: Path, snapshot: Path) -> None:
+    """Refuse, in one line, to rebuild a store or mirror that holds data the demo did not make."""
+    checks = ((store, _foreign_store_data(store)), (mirror, _foreign_mirror_data(mirror, snapshot)))
+    for path, foreign in checks:
+        if foreign:
+            raise ConfigError(
+                f"{path} holds data `litgrade demo` did not make ({foreign}); the demo rebuilds its store "
+                "and mirror from scratch, so it leaves them alone: run it in a folder of its own with "
+                "LITGRADE_DATA=.data/demo litgrade demo (then use the same LITGRADE_DATA for the other "
+                "commands), or move the file away"
+            )
 
 
 def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
@@ -99,7 +147,11 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
 
 
 def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoSummary:
-    """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`."""
+    """Snapshot → mirror → refresh into a fresh store → committed grades → reports in `out_dir`.
+
+    The store and mirror are the data folder's (config.db_path(), config.mirror_path()), or
+    `work_dir`/litgrade.duckdb and `work_dir`/mirror.duckdb when given.
+    """
     from flows.evidence.rating import load_rules
     from flows.pipeline.mirror_ingest import ingest_files
     from flows.pipeline.refresh import refresh_flow
@@ -116,9 +168,17 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
             "`python -m flows.pipeline.k2_snapshot`"
         )
     project = load_project(PROJECT)
-    work = Path(work_dir) if work_dir else demo_dir()
-    work.mkdir(parents=True, exist_ok=True)
-    mirror, store = work / "k2-mirror.duckdb", work / "k2-store.duckdb"
+    if work_dir:
+        mirror_target, store_target = Path(work_dir) / "mirror.duckdb", Path(work_dir) / "litgrade.duckdb"
+    else:
+        mirror_target, store_target = config.mirror_path(), config.db_path()
+    check_replaceable(store_target, mirror_target, snapshot)
+    work = store_target.parent
+    for folder in {work, mirror_target.parent}:
+        folder.mkdir(parents=True, exist_ok=True)
+    # Built under temporary names beside their targets, moved into place once the refresh has ended.
+    mirror = mirror_target.with_name(mirror_target.name + ".demo-build")
+    store = store_target.with_name(store_target.name + ".demo-build")
     _remove_duckdb(mirror)
     _remove_duckdb(store)
 
@@ -131,6 +191,13 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     # Search runs get their ids in claim order before any search starts, and each new record is
     # fetched and stored once for all claims, so parallel searches keep the output deterministic.
     refresh_flow(project=str(project.dir), source=MirrorSpec(path=mirror), db_path=store, run_time=run_time)
+    for built, target in ((mirror, mirror_target), (store, store_target)):
+        _remove_duckdb(target)
+        built.replace(target)
+        wal = built.with_name(built.name + ".wal")
+        if wal.exists():  # DuckDB checkpoints on close, but a WAL left behind belongs with its file
+            wal.replace(target.with_name(target.name + ".wal"))
+    store = store_target
 
     with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:
         summary = write_project_reports(project, store, Path(staging), snapshot_note=SNAPSHOT_NOTE)
@@ -142,6 +209,8 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
         ratings[line.rating_label] = ratings.get(line.rating_label, 0) + 1
     return DemoSummary(
         out_dir=out_dir,
+        store=store_target,
+        mirror=mirror_target,
         snapshot_records=ingest.mirror_records,
         snapshot_date=snapshot_day.isoformat(),
         claims=len(summary.claims),

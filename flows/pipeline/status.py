@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from flows.curation.events import GradeEvent
 from flows.curation.journal import read_events
-from flows.curation.review import grading_status
+from flows.curation.review import Counts, grading_status
 from flows.project.claims import Project
 from flows.sources.protocol import search_notes
 from flows.sources.runs import SearchRun
@@ -31,9 +31,31 @@ def open_flags(
     ]
 
 
+def progress_line(
+    counts: Iterable[Counts], events: Iterable[GradeEvent], hits: dict[str, list[str]]
+) -> str:
+    """The project's grading progress: (claim, study) pairs by review state, and each curator's share."""
+    rows = list(counts)
+    total = sum(c.total for c in rows)
+    found = {(claim, pmid) for claim, pmids in hits.items() for pmid in pmids}
+    graded_by: dict[str, set[tuple[str, str]]] = {}
+    for event in events:
+        pair = (event.claim, event.pmid)
+        if event.kind == "grade" and pair in found:
+            graded_by.setdefault(event.curator, set()).add(pair)
+        elif event.kind == "retract":  # undone: no longer that curator's grade
+            graded_by.get(event.curator, set()).discard(pair)
+    mine = ", ".join(f"{who} {len(pairs)}" for who, pairs in sorted(graded_by.items())) or "nobody yet"
+    return (
+        f"grading progress: {sum(c.final for c in rows)} of {total} (claim, study) pairs final, "
+        f"{sum(c.conflict for c in rows)} in conflict, {sum(c.partial for c in rows)} awaiting a second "
+        f"review, {sum(c.ungraded for c in rows)} ungraded; graded by {mine}"
+    )
+
+
 def project_status(project: Project, db_path: Path) -> Iterator[str]:
-    # No store yet (nothing searched, e.g. right after `litgrade demo`, which keeps its own): the
-    # claims are still listed, each "never searched", with their grading from the curators' files.
+    # No store yet (nothing searched): the claims are still listed, each "never searched", with
+    # their grading from the curators' files.
     hits: dict[str, list[str]] = {c.id: [] for c in project.claims}
     runs: dict[str, list[SearchRun]] = {c.id: [] for c in project.claims}
     stored = dict.fromkeys(hits, 0)
@@ -49,11 +71,15 @@ def project_status(project: Project, db_path: Path) -> Iterator[str]:
             review_flags = flag_store.flags(con, project.name)
         store = f"store {db_path}"
     else:
-        store = f"no store yet at {db_path} — run `litgrade refresh {project.name}`"
+        store = (
+            f"no store at {db_path}: make one with `litgrade demo` (the K2 showcase, offline) or "
+            f"`litgrade refresh {project.name}` (live NCBI)"
+        )
     events = read_events(project.dir)
     grading = dict(grading_status(project, events, hits))
     review_flags = open_flags(review_flags, events)
     yield f"{project.name}: {len(project.claims)} claims · {store}"
+    yield progress_line(grading.values(), events, hits)
     for claim in project.claims:
         claim_runs = runs[claim.id]
         last = claim_runs[-1] if claim_runs else None

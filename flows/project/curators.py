@@ -98,3 +98,48 @@ def require_curator(curators: dict[str, Curator], curator_id: str, source: Path)
             "add them there first"
         )
     return found
+
+
+ROLES: tuple[Role, ...] = ("curator", "adjudicator")
+
+
+def add_curator(project_dir: Path, curator_id: str, name: str, role: str = "curator") -> Curator:
+    """Declare a curator in `project_dir`/curators.yaml, keeping the file's comments and layout.
+
+    Refuses (InputError, nothing written) an unsafe id, an id already declared, an empty name or an
+    unknown role; the edited text is validated like any curators.yaml before it replaces the old file.
+    """
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    from flows.atomic import write_atomic
+    from flows.pubmed.text import strip_controls
+
+    source = Path(project_dir) / CURATORS_FILE
+    safe_curator_id(curator_id)
+    clean_name = " ".join(strip_controls(name).split())
+    if not clean_name:
+        raise InputError(
+            f"curator '{curator_id}': --name is empty; give the person's name, e.g. --name \"Alice Example\""
+        )
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of: {', '.join(ROLES)}")
+    existing = load_curators(project_dir)
+    if curator_id in existing:
+        raise InputError(
+            f"{source}: curator '{curator_id}' is already declared (as {existing[curator_id].role}); "
+            "nothing changed"
+        )
+    yaml = YAML()  # round-trip: comments, order and quoting of the rest of the file are kept
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    document = yaml.load(source.read_text(encoding="utf-8"))
+    document["curators"].append({"id": curator_id, "name": clean_name, "role": role})
+    buffer = StringIO()
+    yaml.dump(document, buffer)
+    text = buffer.getvalue()
+    added = parse_curators_text(text, source)[curator_id]  # the file must still be valid as a whole
+    write_atomic(source, text)
+    return added

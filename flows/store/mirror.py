@@ -73,7 +73,10 @@ def open_mirror(
     """A connection to the mirror file; migrates it when writing. Waits out another process."""
     path = Path(path)
     if read_only and not path.exists():
-        raise ConfigError(f"{path}: no mirror here yet; build one with `litgrade mirror ingest FILE...`")
+        raise ConfigError(
+            f"{path}: no mirror here yet; build one with `litgrade demo` (the K2 snapshot) or "
+            "`litgrade mirror ingest FILE...`"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = open_waiting(

@@ -33,7 +33,8 @@ def load_studies(
     """Hits per claim, and (with `details`) their articles and suggested levels, from the store."""
     if not Path(db_path).exists():
         raise InputError(
-            f"no store at {db_path}: run `litgrade refresh {project}` first (or set LITGRADE_DB)"
+            f"no store at {db_path}: make one with `litgrade demo` (the K2 showcase, offline) or "
+            f"`litgrade refresh {project}` (live NCBI), or point LITGRADE_DATA / LITGRADE_DB at yours"
         )
     with connect(db_path, read_only=True) as con:
         hits = {c: list(claim_pmids(con, project, c)) for c in claim_ids}

@@ -1,104 +1,51 @@
-"""`litgrade grade`: grade a claim's studies one key at a time in a terminal.
+"""`litgrade grade`: grade a claim's studies one key at a time, on one full screen redrawn in place.
 
 The store is read once at the start on a short read-only connection (a refresh may need the file
 while someone grades for an hour); grade files are re-read before each study so another curator's
 work and blind-review visibility stay current. Every decision is appended (fsync'ed) the moment the
-key that completes it is pressed.
+key that completes it is pressed. Appraisal fields (risk of bias and its domain, sample size,
+exposure, indirectness and why, outcome, outcome kind) are set with their own keys before the level
+and direction, and saved with the grade; set on a study already graded, they revise that grade.
+
+The screen (flows.tui.screen) always shows the claim, the position and the progress at the top and
+every key that works at the bottom; flows.tui.terminal draws it.
 """
 
 from __future__ import annotations
 
-import os
-import select
-import shutil
-import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any
 
 from flows.curation.events import GradeEvent
 from flows.curation.journal import append_event, now_timestamp, read_events
-from flows.curation.ladder import Ladder, load_ladder
-from flows.curation.review import conflicts, queue, standing_grades, visible_grades
+from flows.curation.ladder import Choice, Ladder, load_ladder
+from flows.curation.review import conflicts, queue, standing_grades, study_state, visible_grades
 from flows.errors import InputError
 from flows.project.claims import Claim, Project
 from flows.project.curators import Curator, load_curators, require_curator
 from flows.pubmed.highlight import mark, query_pattern
 from flows.pubmed.text import strip_controls
 from flows.store.studies import ClaimStudies, load_studies
+from flows.tui.screen import HIGHLIGHT_OFF, HIGHLIGHT_ON, Screen
+from flows.tui.terminal import CTRL_C, CTRL_D, ESC, StdTerminal, Terminal
 
-_ESC = "\x1b"
-_CTRL_C, _CTRL_D = "\x03", "\x04"
 SKIP_KEYS = (" ", "k")
-
-
-class Terminal(Protocol):
-    def key(self) -> str: ...
-    def line(self, prompt: str) -> str: ...
-    def write(self, text: str) -> None: ...
-    @property
-    def color(self) -> bool: ...
-    @property
-    def width(self) -> int: ...
-
-
-class StdTerminal:
-    """Single keys from stdin without Enter (cbreak mode when stdin is a terminal)."""
-
-    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
-        self.stdin = stdin or sys.stdin
-        self.stdout = stdout or sys.stdout
-
-    @property
-    def color(self) -> bool:
-        return self.stdout.isatty() and "NO_COLOR" not in os.environ
-
-    @property
-    def width(self) -> int:
-        return max(40, min(100, shutil.get_terminal_size((88, 24)).columns))
-
-    def write(self, text: str) -> None:
-        self.stdout.write(text)
-        self.stdout.flush()
-
-    def key(self) -> str:
-        if not self.stdin.isatty():
-            char = self.stdin.read(1)
-            return char or _CTRL_D
-        import termios
-        import tty
-
-        fd = self.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-        try:
-            tty.setcbreak(fd)
-            data = os.read(fd, 1)
-            if data == _ESC.encode():
-                # Arrow keys and friends arrive as ESC + more bytes: swallow them as one "escape".
-                while select.select([fd], [], [], 0.03)[0]:
-                    os.read(fd, 16)
-            elif data and data[0] >= 0xC0:  # a multi-byte UTF-8 character
-                while select.select([fd], [], [], 0.01)[0] and len(data) < 4:
-                    data += os.read(fd, 1)
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        return data.decode("utf-8", "replace") if data else _CTRL_D
-
-    def line(self, prompt: str) -> str:
-        self.write(prompt)
-        if not self.stdin.isatty():
-            return self.stdin.readline().rstrip("\n")
-        # Same unbuffered descriptor as key(): a buffered readline could swallow keys typed after Enter.
-        fd = self.stdin.fileno()
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = os.read(fd, 1024)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode("utf-8", "replace").rstrip("\r\n")
+ENTER = ("\r", "\n")
+BACKSPACE = ("\x7f", "\x08")
+PAGE_ROWS = 8
+# Appraisal keys → the GradeEvent field they set (documented on screen with these labels).
+APPRAISAL_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("h", "risk_of_bias", "risk of bias"),
+    ("n", "population", "sample size"),
+    ("e", "exposure", "exposure"),
+    ("i", "indirectness", "indirectness"),
+    ("o", "outcome", "outcome"),
+    ("y", "outcome_kind", "outcome kind"),
+)
+APPRAISAL_FIELDS = ("risk_of_bias", "bias_domain", "population", "exposure", "indirectness",
+                    "indirect_reason", "outcome", "outcome_kind")  # fmt: skip
 
 
 @dataclass
@@ -140,124 +87,231 @@ class GradingSession:
         self.pmids = studies.hits.get(claim.id, [])
         self.result = SessionResult()
         self.history: list[str] = []  # studies shown this session, for "back"
+        self.maybe: list[str] = []  # set aside with "?": back at the end of this session's queue
         self.pending_note: dict[str, str] = {}
+        self.draft: dict[str, dict[str, Any]] = {}  # pmid → appraisal fields given before the grade
         self.events: list[GradeEvent] = []
+        # What the current screen shows besides the study (set by the loop, read by _draw).
+        self.pmid = ""
+        self.todo: list[str] = []
+        self.message = ""
+        self.message_style = "ok"
+        self.offset = 0
 
-    # -- display -------------------------------------------------------------------------------
-    def _mark(self, line: str) -> str:
+    # -- the screen ----------------------------------------------------------------------------
+    def _mark(self, text: str) -> str:
+        clean = strip_controls(text)
         if self.pattern is None:
-            return line
-        if self.term.color:
-            return mark(line, self.pattern, lambda s: f"\x1b[1;33m{s}\x1b[0m")
-        return mark(line, self.pattern, lambda s: f"*{s}*")
+            return clean
+        return mark(clean, self.pattern, lambda s: f"{HIGHLIGHT_ON}{s}{HIGHLIGHT_OFF}")
 
-    def _wrap(self, text: str, indent: str = "  ") -> list[str]:
-        width = self.term.width
-        out: list[str] = []
-        for para in strip_controls(text).split("\n") if text else []:
-            out.extend(textwrap.wrap(para, width, initial_indent=indent, subsequent_indent=indent) or [""])
-        return out
-
-    def _describe(self, event: GradeEvent) -> str:
-        if event.relevance == "exclude":
-            text = f"exclude ({self.ladder.label('exclude_reasons', event.exclude_reason or '')})"
-        else:
+    def _describe(self, event: GradeEvent | dict[str, Any]) -> str:
+        get = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
+        if get("relevance") == "exclude":
+            text = f"exclude ({self.ladder.label('exclude_reasons', get('exclude_reason') or '')})"
+        elif get("relevance") == "include":
             text = (
-                f"include · {self.ladder.label('levels', event.level or '')} · "
-                f"{self.ladder.label('directions', event.direction or '')}"
+                f"include · {self.ladder.label('levels', get('level') or '')} · "
+                f"{self.ladder.label('directions', get('direction') or '')}"
             )
-        if event.kind == "adjudication":
+        else:
+            text = ""
+        if get("kind") == "adjudication":
             text = "adjudicated: " + text
-        if event.note:
-            text += f" · note: {strip_controls(event.note)}"
+        appraisal = self._appraisal_text(get)
+        if appraisal:
+            text += f" · {appraisal}" if text else appraisal
+        if get("note"):
+            text += f" · note: {strip_controls(get('note'))}"
         return text
 
-    def _show(self, pmid: str, todo: Sequence[str]) -> None:
-        article = self.studies.articles.get(pmid)
+    def _appraisal_text(self, get: Callable[[str], Any]) -> str:
+        parts = []
+        if get("risk_of_bias"):
+            label = self.ladder.label("risk_of_bias", get("risk_of_bias")).split(" (")[0]
+            bias = f"risk of bias {label.lower()}"
+            if get("bias_domain"):
+                bias += f" ({self.ladder.label('bias_domains', get('bias_domain')).lower()})"
+            parts.append(bias)
+        if get("population") is not None:
+            parts.append(f"n={get('population')}")
+        if get("exposure"):
+            parts.append(f"exposure: {strip_controls(get('exposure'))}")
+        if get("indirectness"):
+            why = f" ({strip_controls(get('indirect_reason'))})" if get("indirect_reason") else ""
+            parts.append(f"{get('indirectness')}{why}")
+        if get("outcome"):
+            labels = {o.id: o.label for o in self.claim.outcomes}
+            parts.append(f"outcome: {strip_controls(labels.get(get('outcome'), get('outcome')))}")
+        if get("outcome_kind"):
+            parts.append(f"{get('outcome_kind')} outcome")
+        return " · ".join(parts)
+
+    def _status(self) -> str:
         total = len(self.pmids)
-        position = f"{len(self.pmids) - len(todo) + 1}/{total}" if pmid in todo else "review"
-        lines = [
-            "",
-            "─" * min(self.term.width, 88),
-            f"{self.claim.id} [{position}] · PMID {pmid} · {len(todo)} {self._left_text()}",
-            f"Claim: {strip_controls(self.claim.text)}",
-            "",
-        ]
+        where = f"study {total - len(self.todo) + 1}/{total}" if self.pmid in self.todo else "review"
+        left = f"{len(self.todo)} {self._left_text()}"
+        maybe = f" · {len(self.maybe)} maybe" if self.maybe else ""
+        return f"{where} · PMID {self.pmid} · {left} · saved {self.result.saved}{maybe}"
+
+    def _body(self) -> list[tuple[str, str]]:
+        pmid = self.pmid
+        article = self.studies.articles.get(pmid)
+        body: list[tuple[str, str]] = []
+        if pmid in self.maybe:
+            body.append(("You marked this study maybe: decide now, or ? again to keep it aside.", "muted"))
         if article is None:
-            lines.append("  (this record is not in the store yet: run `litgrade refresh`, or skip it)")
+            body.append(("(this record is not in the store yet: run `litgrade refresh`, or skip it)", "warn"))
         else:
-            lines += [self._mark(line) for line in self._wrap(article.title)]
+            body.append((self._mark(article.title), "status"))
             journal = article.journal.iso_abbreviation or article.journal.title or "?"
             year = article.pub_date.year or "?"
             types = ", ".join(article.publication_type_names) or "not given"
-            lines.append(f"  {strip_controls(journal)} · {year} · {strip_controls(types)}")
+            body.append((f"{strip_controls(journal)} · {year} · {strip_controls(types)}", "muted"))
             if article.is_retracted:
-                lines.append("  !! PubMed lists this article as RETRACTED")
-            lines.append("")
-            abstract = article.abstract_text
-            lines += [self._mark(line) for line in self._wrap(abstract)] if abstract else ["  (no abstract)"]
+                body.append(("!! PubMed lists this article as RETRACTED", "warn"))
         suggestion = self.studies.suggestions.get(pmid)
         if suggestion is not None:
             label = self.ladder.label("levels", suggestion.level)
+            body.append((f"Suggested level: {label} ({suggestion.confidence:.0%}) — press a to accept", "ok"))
             reasons = "; ".join(strip_controls(r) for r in suggestion.reasons)
-            lines.append("")
-            lines.append(f"  Suggested level: {label} ({suggestion.confidence:.0%}) — press a to accept")
             if reasons:
-                lines.append(f"    because: {reasons}")
+                body.append((f"  because: {reasons}", "muted"))
         for event in visible_grades(
             self.events, self.curator.id, self.claim.id, pmid,
             adjudicator=self.curator.is_adjudicator, reviewers=self.project.reviewers_for(self.claim.id),
-        ):
+        ):  # fmt: skip
             who = "you" if event.curator == self.curator.id else event.curator
-            lines.append(f"  Graded by {who}: {self._describe(event)}")
-        lines.append("")
-        lines.append(self._legend())
-        self.term.write("\n".join(lines) + "\n")
+            body.append((f"Graded by {who}: {self._describe(event)}", "conflict" if who != "you" else ""))
+        draft = self.draft.get(pmid)
+        if draft:
+            body.append((f"Appraisal (saved with your grade): {self._appraisal_text(draft.get)}", "prompt"))
+        if article is not None:
+            body.append(("", ""))
+            abstract = article.abstract_text
+            for para in (abstract.split("\n") if abstract else ["(no abstract)"]):
+                body.append((self._mark(para), ""))
+        return body
 
-    def _legend(self) -> str:
-        levels = "  ".join(f"{c.key} {c.label}" for c in self.ladder.levels if c.key)
-        return (
-            f"Level (include): {levels}\n"
-            "[a] accept suggestion  [x] exclude  [space] skip  [b] back  [t] note  [r] retract mine  [q] quit"
+    def _keys(self) -> list[tuple[str, str]]:
+        levels = [(c.key, c.label) for c in self.ladder.levels if c.key]
+        keys: list[tuple[str, str]] = [("", "Include at level:"), *levels]
+        keys += [("a", "accept suggestion"), ("x", "exclude"), ("?", "maybe"), ("space", "skip"),
+                 ("b", "back"), ("t", "note"), ("r", "retract mine"), ("v", "more text"), ("q", "quit")]
+        keys += [("", "Appraise:")] + [(k, label) for k, _, label in APPRAISAL_KEYS]
+        return keys  # fmt: skip
+
+    def _draw(self, prompt: str = "", keys: Sequence[tuple[str, str]] | None = None) -> None:
+        self.term.show(
+            Screen(
+                title=f"litgrade grade · {self.claim.id} · {self.curator.id}"
+                + (" (adjudicating)" if self.kind == "adjudication" else ""),
+                status=self._status(),
+                claim=strip_controls(self.claim.text),
+                body=self._body(),
+                body_offset=self.offset,
+                message=self.message,
+                message_style=self.message_style,
+                prompt=prompt,
+                keys=self._keys() if keys is None else keys,
+            )
         )
 
+    def _tell(self, message: str, style: str = "ok") -> None:
+        """Set the message line the next screen shows."""
+        self.message, self.message_style = message, style
+
+    def _say(self, message: str, style: str = "ok") -> None:
+        self._tell(message, style)
+        self._draw()
+
+    # -- questions -----------------------------------------------------------------------------
+    def _key(self) -> str:
+        key = self.term.key()
+        if key == CTRL_C:
+            raise KeyboardInterrupt
+        return key
+
+    def _pick(self, title: str, options: Sequence[tuple[str, str, str]]) -> str | None:
+        """Wait for one of `options` (key, id, label); None when the curator cancels with esc or b."""
+        keys = {key: value for key, value, _ in options}
+        legend = [(k, label) for k, _, label in options] + [("esc", "cancel")]
+        while True:
+            self._draw(prompt=f"{title}:", keys=legend)
+            key = self._key()
+            if key in (ESC, "b"):
+                self._tell("Cancelled.", "muted")
+                return None
+            if key == CTRL_D:
+                raise KeyboardInterrupt
+            if key.lower() in keys:
+                return keys[key.lower()]
+            self.message = f"'{strip_controls(key)}' is not one of {', '.join(keys)} (or esc)"
+            self.message_style = "warn"
+
+    def _numbered(self, choices: Sequence[Choice]) -> list[tuple[str, str, str]]:
+        # Vocabularies other than levels and directions carry no keys: number them (fewer than ten).
+        return [(str(i), c.id, c.label) for i, c in enumerate(choices, 1)]
+
+    def _text(self, title: str) -> str | None:
+        """A line of text typed on the screen; None when cancelled with esc."""
+        typed = ""
+        while True:
+            self._draw(prompt=f"{title}: {typed}▌", keys=[("enter", "done"), ("backspace", "erase"),
+                                                          ("esc", "cancel")])  # fmt: skip
+            key = self._key()
+            if key in ENTER:
+                return strip_controls(typed).strip()
+            if key == ESC:
+                return None
+            if key == CTRL_D:
+                raise KeyboardInterrupt
+            if key in BACKSPACE:
+                typed = typed[:-1]
+            elif key.isprintable():
+                typed = (typed + key)[:500]
+
+    def _ask_direction(self) -> str | None:
+        return self._pick("Direction", [(c.key, c.id, c.label) for c in self.ladder.directions if c.key])
+
     # -- saving --------------------------------------------------------------------------------
+    def _after_save(self, event: GradeEvent) -> None:
+        """Say what was saved, and on the spot when it makes a conflict: what the other reviewer chose."""
+        self._tell(f"Saved: {self._describe(event)}", "ok")
+        if self.kind != "grade" or event.kind == "retract":
+            return
+        if study_state(self.project, self.events, self.claim.id, event.pmid) != "conflict":
+            return
+        others = [
+            e for e in visible_grades(self.events, self.curator.id, self.claim.id, event.pmid,
+                                      reviewers=self.project.reviewers_for(self.claim.id))
+            if e.curator != self.curator.id
+        ]  # fmt: skip
+        # The other reviewer's decision without their note (the study's screen shows it in full).
+        chose = "; ".join(f"{e.curator} chose {self._describe(replace(e, note=None))}" for e in others)
+        self.message += f"\nConflict: {chose}. An adjudicator settles it; your grade stands."
+        self.message_style = "conflict"
+
     def _save(self, event: GradeEvent) -> None:
         append_event(self.project.dir, event)
         self.events.append(event)
         self.result.saved += 1
-        self.term.write(f"Saved: {self._describe(event)}\n")
+        self._after_save(event)
+        self._draw()  # the confirmation, on this study's screen, before the next study appears
 
     def _base(self, pmid: str) -> dict[str, Any]:
-        return {
+        base: dict[str, Any] = {
             "claim": self.claim.id,
             "pmid": pmid,
             "curator": self.curator.id,
             "timestamp": self.clock(),
             "note": self.pending_note.pop(pmid, None),
         }
-
-    def _pick(self, title: str, options: Sequence[tuple[str, str, str]]) -> str | None:
-        """Wait for one of `options` (key, id, label); None when the curator cancels with esc or b."""
-        keys = {key: value for key, value, _ in options}
-        listed = "  ".join(f"[{k}] {label}" for k, _, label in options)
-        self.term.write(f"{title}: {listed}  [esc] cancel\n")
-        while True:
-            key = self.term.key()
-            if key in (_ESC, "b"):
-                self.term.write("Cancelled.\n")
-                return None
-            if key in (_CTRL_C, _CTRL_D):
-                raise KeyboardInterrupt
-            if key.lower() in keys:
-                return keys[key.lower()]
-            self.term.write(f"'{strip_controls(key)}' is not one of {', '.join(keys)} (or esc)\n")
-
-    def _ask_direction(self) -> str | None:
-        return self._pick("Direction", [(c.key, c.id, c.label) for c in self.ladder.directions if c.key])
+        base.update(self.draft.pop(pmid, {}))
+        return base
 
     def _include(self, pmid: str, level: str) -> bool:
-        self.term.write(f"Level: {self.ladder.label('levels', level)}\n")
+        self._tell(f"Level: {self.ladder.label('levels', level)}", "ok")
         direction = self._ask_direction()
         if direction is None:
             return False
@@ -266,43 +320,105 @@ class GradingSession:
         return True
 
     def _exclude(self, pmid: str) -> bool:
-        # Reasons carry no keys in the ladder: number them (there are fewer than ten).
-        reasons = [(str(i), c.id, c.label) for i, c in enumerate(self.ladder.exclude_reasons, 1)]
-        reason = self._pick("Exclude because", reasons)
+        reason = self._pick("Exclude because", self._numbered(self.ladder.exclude_reasons))
         if reason is None:
             return False
         base = self._base(pmid)
         if reason == "other" and not base["note"]:
-            note = self.term.line("Say why (a note is required for 'other'): ").strip()
+            note = self._text("Say why (a note is required for 'other')")
             if not note:
-                self.term.write("Cancelled: no note given.\n")
+                self._tell("Cancelled: no note given.", "muted")
+                self.draft[pmid] = {k: base[k] for k in APPRAISAL_FIELDS if base.get(k) is not None}
                 return False
             base["note"] = note
         self._save(GradeEvent(**base, relevance="exclude", exclude_reason=reason, kind=self.kind))
         return True
 
+    def _revise(self, pmid: str, changes: dict[str, Any], kept: str) -> None:
+        """Apply `changes` to this curator's standing grade (a new event), or keep them for the grade."""
+        mine = standing_grades(self.events, self.claim.id, pmid).get(self.curator.id)
+        if mine is not None:
+            self._save(replace(mine, timestamp=self.clock(), **changes))
+        else:
+            self.draft.setdefault(pmid, {}).update(changes)
+            self._tell(kept, "ok")
+
     def _note(self, pmid: str) -> None:
-        text = strip_controls(self.term.line("Note (Enter to cancel): ")).strip()
+        text = self._text("Note (Enter to save, esc to cancel)")
         if not text:
-            self.term.write("No note added.\n")
+            self._tell("No note added.", "muted")
             return
         mine = standing_grades(self.events, self.claim.id, pmid).get(self.curator.id)
         if mine is not None:
             self._save(replace(mine, timestamp=self.clock(), note=text))
         else:
             self.pending_note[pmid] = text
-            self.term.write("Note kept; it is saved with your grade of this study.\n")
+            self._tell("Note kept; it is saved with your grade of this study.", "ok")
+
+    def _appraise(self, pmid: str, key: str) -> None:
+        name = next(field_name for k, field_name, _ in APPRAISAL_KEYS if k == key)
+        changes: dict[str, Any] = {}
+        if name == "risk_of_bias":
+            value = self._pick("Risk of bias", self._numbered(self.ladder.risk_of_bias))
+            if value is None:
+                return
+            changes["risk_of_bias"] = value
+            if value != "not_applicable":
+                domain = self._pick("The domain that drove it", self._numbered(self.ladder.bias_domains))
+                changes["bias_domain"] = domain
+        elif name == "population":
+            typed = self._text("Sample size (participants, animals or studies; a whole number)")
+            if not typed:
+                return
+            if not typed.isdigit() or not 0 < int(typed) < 10**9:
+                self._tell(f"'{typed}' is not a whole number above 0; not set.", "warn")
+                return
+            changes["population"] = int(typed)
+        elif name == "exposure":
+            typed = self._text("Exposure as studied (e.g. MK-7 180 µg/day, 12 weeks)")
+            if not typed:
+                return
+            changes["exposure"] = typed
+        elif name == "indirectness":
+            value = self._pick("Indirectness", self._numbered(self.ladder.indirectness))
+            if value is None:
+                return
+            changes = {"indirectness": value, "indirect_reason": None}
+            if value == "indirect":
+                why = self._text("Why indirect (population, exposure or outcome differs from the claim's)")
+                if not why:
+                    self._tell("Cancelled: indirect needs a reason.", "muted")
+                    return
+                changes["indirect_reason"] = why
+        elif name == "outcome":
+            outcomes = self.claim.outcomes
+            if not outcomes:
+                self._tell("This claim names no outcomes (claims.yaml: outcomes).", "warn")
+                return
+            value = self._pick("Outcome", [(str(i), o.id, o.label) for i, o in enumerate(outcomes[:9], 1)])
+            if value is None:
+                return
+            changes["outcome"] = value
+            kind = next((o.kind for o in outcomes if o.id == value), None)
+            if kind:  # the outcome's usual kind; y changes it
+                changes["outcome_kind"] = kind
+        elif name == "outcome_kind":
+            value = self._pick("Outcome kind", self._numbered(self.ladder.outcome_kinds))
+            if value is None:
+                return
+            changes["outcome_kind"] = value
+        self._revise(pmid, changes, "Appraisal kept; it is saved with your grade of this study.")
 
     def _retract(self, pmid: str) -> None:
         if self.curator.id not in standing_grades(self.events, self.claim.id, pmid):
-            self.term.write("You have no grade on this study to retract.\n")
+            self._tell("You have no grade on this study to retract.", "warn")
             return
         event = GradeEvent(claim=self.claim.id, pmid=pmid, curator=self.curator.id, timestamp=self.clock(),
                            kind="retract")
         append_event(self.project.dir, event)
         self.events.append(event)
         self.result.saved += 1
-        self.term.write("Retracted your grade; the study is back on your queue.\n")
+        self._tell("Retracted your grade; the study is back on your queue.", "ok")
 
     # -- the loop ------------------------------------------------------------------------------
     def _left_text(self) -> str:
@@ -314,40 +430,50 @@ class GradingSession:
         return queue(self.project, self.events, self.claim.id, self.curator.id, self.pmids)
 
     def run(self) -> SessionResult:
-        try:
-            return self._loop()
-        except KeyboardInterrupt:
-            # Ctrl-C is a normal way out of a terminal session: say what is safe, then let it propagate.
-            self.term.write(
-                f"\nInterrupted: saved {self.result.saved} this session; everything saved is kept.\n"
-            )
-            raise
+        with self.term:
+            try:
+                return self._loop()
+            except KeyboardInterrupt:
+                # Ctrl-C is a normal way out of a terminal session: say what is safe, then let it propagate.
+                saved = self.result.saved
+                self.term.say(f"Interrupted: saved {saved} this session; everything saved is kept.")
+                raise
+
+    def _next(self, todo: list[str]) -> str | None:
+        fresh = [p for p in todo if p not in self.result.skipped and p not in self.maybe]
+        if fresh:
+            return fresh[0]
+        later = [p for p in self.maybe if p in todo]
+        return later[0] if later else None
 
     def _loop(self) -> SessionResult:
         level_keys = {c.key: c.id for c in self.ladder.levels if c.key}
+        appraisal_keys = {k for k, _, _ in APPRAISAL_KEYS}
         target: str | None = None
         while True:
             self.events = read_events(self.project.dir)
-            todo = [p for p in self._todo() if p not in self.result.skipped]
-            pmid = target or (todo[0] if todo else None)
+            self.todo = todo = self._todo()
+            pmid = target or self._next(todo)
             if pmid is None:
-                self.result.remaining = len(todo) + len(self.result.skipped)
+                self.result.remaining = len([p for p in todo])
                 skipped = f" ({len(self.result.skipped)} skipped)" if self.result.skipped else ""
-                self.term.write(f"Nothing left to grade for {self.claim.id}{skipped}. "
-                                f"Saved {self.result.saved} this session.\n")
+                self.term.say(f"Nothing left to grade for {self.claim.id}{skipped}. "
+                              f"Saved {self.result.saved} this session.")  # fmt: skip
                 return self.result
-            self._show(pmid, todo)
+            if pmid != self.pmid:
+                self.offset = 0
+            self.pmid = pmid
             done = False
             while not done:
-                key = self.term.key()
-                if key in (_CTRL_C,):
-                    raise KeyboardInterrupt
-                if key in ("q", _CTRL_D):
+                self._draw()
+                key = self._key()
+                if key in ("q", CTRL_D):
                     self.result.remaining = len(todo)
                     self.result.quit_early = True
-                    self.term.write(f"Saved {self.result.saved} this session; {len(todo)} "
-                                    f"{self._left_text()} on {self.claim.id}. Bye.\n")
+                    self.term.say(f"Saved {self.result.saved} this session; {len(todo)} "
+                                  f"{self._left_text()} on {self.claim.id}. Bye.")  # fmt: skip
                     return self.result
+                self.message = ""
                 if key in level_keys:
                     done = self._include(pmid, level_keys[key])
                 elif key == "a":
@@ -356,39 +482,49 @@ class GradingSession:
                     if level in self.ladder.level_ids:
                         done = self._include(pmid, level)
                     else:
-                        self.term.write("No suggested level for this study; press 1-9.\n")
+                        self._tell("No suggested level for this study; press 1-9.", "warn")
                 elif key == "x":
                     done = self._exclude(pmid)
                 elif key in SKIP_KEYS:
                     if pmid in todo and pmid not in self.result.skipped:
                         self.result.skipped.append(pmid)
-                    self.term.write("Skipped.\n")
+                    if pmid in self.maybe:
+                        self.maybe.remove(pmid)
+                    self._say("Skipped.", "muted")
+                    done = True
+                elif key == "?":
+                    if pmid in self.maybe:
+                        self.maybe.remove(pmid)  # to the very end again
+                    self.maybe.append(pmid)
+                    self._say("Maybe: set aside; it comes back after the other studies.", "muted")
                     done = True
                 elif key == "b":
                     previous = [p for p in self.history if p != pmid]
                     if not previous:
-                        self.term.write("Nothing to go back to yet.\n")
+                        self._tell("Nothing to go back to yet.", "warn")
                         continue
                     back = previous[-1]
                     self.history = self.history[: len(self.history) - self.history[::-1].index(back) - 1]
                     if back in self.result.skipped:
                         self.result.skipped.remove(back)
                     target = back
+                    self._tell("Back to the previous study.", "muted")
                     break
+                elif key == "v":
+                    body_rows = len(self._body()) * 3  # paragraphs wrap: page by rows, wrap to the top
+                    self.offset = self.offset + PAGE_ROWS if self.offset + PAGE_ROWS < body_rows else 0
                 elif key == "t":
                     self._note(pmid)
-                    continue
                 elif key == "r":
                     self._retract(pmid)
-                    continue
+                elif key in appraisal_keys:
+                    self._appraise(pmid, key)
                 else:
-                    self.term.write(f"'{strip_controls(key)}' does nothing here; see the keys above.\n")
-                    continue
+                    self.message = f"'{strip_controls(key)}' does nothing here; the keys are listed below."
+                    self.message_style = "warn"
                 if done:
                     self.history.append(pmid)
                     target = None
-                else:
-                    self.term.write(self._legend() + "\n")
 
 
 def run_grading(
