@@ -31,7 +31,7 @@ NOTES = REPO.parent / "notes"
 CLAIM = "k2-keeps-arteries-flexible-blood-flow"
 # The claim's studies in queue order, with the K2 team's grades (curated/k2-muscle/grades):
 S1, S2, S3, S4 = "25694037", "27175730", "28620475", "30514729"  # rct, non-randomised, excluded, review
-PASSWORDS = {"k2-team": "team-password-1", "nora": "nora-password-22"}
+PASSWORDS = {"k2-team": "team-password-1", "nora": "nora-password-22", "k2-lead": "lead-password-333"}
 
 
 @dataclass(frozen=True)
@@ -44,24 +44,18 @@ class Showcase:
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("demo")
     run_demo(out_dir=work / "reports", work_dir=work / "work")
-    return work / "work" / "k2-store.duckdb"
+    return work / "work" / "litgrade.duckdb"
 
 
 @pytest.fixture()
-def showcase(tmp_path: Path, demo_store: Path) -> Showcase:
-    """The showcase project copied out of the repository, set to two reviewers, a newcomer added
-    (by writing curators.yaml; `litgrade curator add` will do it)."""
+def showcase(tmp_path: Path, demo_store: Path, capsys: pytest.CaptureFixture[str]) -> Showcase:
+    """The showcase project copied out of the repository (two reviewers per study), a newcomer added
+    with `litgrade curator add` as a new curator would be."""
     folder = tmp_path / "curated" / "k2-muscle"
     shutil.copytree(REPO / "curated" / "k2-muscle", folder, ignore=shutil.ignore_patterns("snapshot"))
-    claims = folder / "claims.yaml"
-    text = claims.read_text(encoding="utf-8")
-    assert "\nreviewers: 1\n" in text
-    claims.write_text(text.replace("\nreviewers: 1\n", "\nreviewers: 2\n"), encoding="utf-8")
-    curators = folder / "curators.yaml"
-    curators.write_text(
-        curators.read_text(encoding="utf-8") + '  - {id: nora, name: "Nora Newcomer", role: curator}\n',
-        encoding="utf-8",
-    )
+    assert "\nreviewers: 2\n" in (folder / "claims.yaml").read_text(encoding="utf-8")
+    added = run_cli(capsys, "curator", "add", str(folder), "nora", "--name", "Nora Newcomer")
+    assert added.code == 0, added.err
     db = tmp_path / "k2-store.duckdb"
     shutil.copy(demo_store, db)
     project = load_project(folder)
@@ -183,12 +177,12 @@ def test_newcomer_blind_review_conflict_skip_records_adjudication_and_agreement(
         expect(nora.locator("tr.record")).to_have_count(1)
         expect(nora.locator(f"#record-{S3} .tag")).to_have_text("maybe")
 
-        # The adjudicator (the team itself, the only adjudicator) settles S3 by key; the report flags it.
-        team = sign_in(browser, base, "k2-team")
+        # The showcase's adjudicator (k2-lead, who graded none of it) settles S3 by key.
+        team = sign_in(browser, base, "k2-lead")
         team.goto(f"{base}/claims/{CLAIM}/conflicts")
         conflict = team.locator(f"#conflict-{S3}")
         expect(conflict.locator(".summary")).to_be_visible()
-        expect(conflict.locator(".party")).to_contain_text("as the only adjudicator you may settle it")
+        expect(conflict.locator(".party")).to_have_count(0)
         expect(team.locator("#keys")).to_contain_text("choose that reviewer's independent grade")
         team.screenshot(path=str(NOTES / "review-conflicts-queue.png"), full_page=True)
         team.keyboard.press("1")  # k2-team's grade (candidates in curator order)
@@ -197,13 +191,14 @@ def test_newcomer_blind_review_conflict_skip_records_adjudication_and_agreement(
         events = read_events(project.dir)
         finals = {f.pmid: f for f in final_grades(project, events) if f.claim == CLAIM}
         assert (finals[S3].decided_by, finals[S3].relevance, finals[S3].self_adjudicated) == (
-            "adjudication", "exclude", True,
+            "adjudication", "exclude", False,
         )  # fmt: skip
         assert finals[S1].decided_by == "agreement" and S4 in finals  # S4: the team's grade, "single"
         assert finals[S4].decided_by == "single"
         # The team's own grade of S3 still stands beside the adjudication; agreement is unchanged.
-        assert [e.kind for e in events if e.pmid == S3 and e.claim == CLAIM and e.curator == "k2-team"] == [
-            "grade", "adjudication",
+        assert [e.kind for e in events if e.pmid == S3 and e.claim == CLAIM and e.curator == "k2-team"] == ["grade"]
+        assert [e.kind for e in events if e.pmid == S3 and e.claim == CLAIM and e.curator == "k2-lead"] == [
+            "adjudication",
         ]  # fmt: skip
         assert agreement(capsys, project) == before
         # Other claims keep their reports: each study graded once by the team counts as "single".
@@ -257,11 +252,10 @@ def _client(base: str, curator: str, password: str) -> httpx.Client:
 def test_a_party_to_the_conflict_is_refused_when_another_adjudicator_exists(showcase: Showcase) -> None:
     folder = showcase.project.dir
     curators = folder / "curators.yaml"
-    curators.write_text(
-        curators.read_text(encoding="utf-8") + '  - {id: dana, name: "Dana Judge", role: adjudicator}\n',
-        encoding="utf-8",
-    )
-    PasswordStore(showcase.config.data_dir, showcase.project.name).set_password("dana", "dana-password-333")
+    text = curators.read_text(encoding="utf-8")
+    team_entry = '  - id: k2-team\n    name: "litgrade K2 curation team"\n    role: curator\n'
+    assert team_entry in text
+    curators.write_text(text.replace(team_entry, team_entry.replace("curator\n", "adjudicator\n")), encoding="utf-8")
     append_event(
         folder,
         GradeEvent(claim=CLAIM, pmid=S3, curator="nora", timestamp=now_timestamp(), relevance="include",
@@ -278,10 +272,10 @@ def test_a_party_to_the_conflict_is_refused_when_another_adjudicator_exists(show
         assert refused.status_code == 403
         assert (
             f"Not saved: you graded PMID {S3} yourself, so you are party to this conflict; "
-            "another adjudicator (dana) settles it." in refused.text
+            "another adjudicator (k2-lead) settles it." in refused.text
         )
         assert not [e for e in read_events(folder) if e.kind == "adjudication"]
-        dana = _client(base, "dana", "dana-password-333")
+        dana = _client(base, "k2-lead", PASSWORDS["k2-lead"])
         page = dana.get(f"/claims/{CLAIM}/conflicts").text
         assert "You may not settle" not in page
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -293,7 +287,7 @@ def test_a_party_to_the_conflict_is_refused_when_another_adjudicator_exists(show
         assert settled.status_code == 303
         [final] = [f for f in final_grades(showcase.project, read_events(folder)) if (f.claim, f.pmid) == (CLAIM, S3)]
         assert (final.decided_by, final.self_adjudicated, final.curators) == (
-            "adjudication", False, ("k2-team", "nora", "dana"),
+            "adjudication", False, ("k2-team", "nora", "k2-lead"),
         )  # fmt: skip
         team.close()
         dana.close()
