@@ -9,7 +9,9 @@ elements are freed once it is built, so memory does not grow with the file):
 
 XML that does not parse to its end (truncated, not XML, an HTML error page, an E-utilities ERROR
 document) raises ``PubmedXMLError`` naming the source, after the records already read were yielded,
-so the E-utilities client can retry the batch.
+so the E-utilities client can retry the batch. ``parse_each_record(body)`` is for a complete answer
+that still does not parse (one hostile or broken record among 200): it parses every record on its own,
+so the healthy ones are kept and the broken one becomes a ``ParseProblem`` with its PMID and reason.
 
 Parsing is safe for hostile input: entities are not resolved (no billion-laughs expansion, no external
 files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay on.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +51,7 @@ from flows.pubmed.records import (
 )
 from flows.pubmed.text import clean, plain, render
 
-__all__ = ["PubmedXMLError", "parse", "parse_articles"]
+__all__ = ["PubmedXMLError", "parse", "parse_articles", "parse_each_record"]
 
 Source = str | Path | bytes | BinaryIO
 
@@ -194,6 +197,43 @@ def parse(source: Source) -> Iterator[ParseEvent]:
     finally:
         if owned:
             stream.close()
+
+
+_RECORD_START = re.compile(rb"<(?:PubmedArticle|PubmedBookArticle)[\s>]")
+_SET_END = re.compile(rb"</PubmedArticleSet>\s*\Z")
+_PMID_TEXT = re.compile(rb"<PMID[^>]{0,100}>\s*([0-9]{1,12})\s*</PMID>")
+
+
+def parse_each_record(body: bytes) -> list[ParseEvent] | None:
+    """Every record of a complete PubmedArticleSet parsed on its own; None if `body` is not complete.
+
+    For an answer that arrived whole (it ends with ``</PubmedArticleSet>``) yet does not parse: the
+    records are cut apart at their start tags, each is parsed inside the document's own head (same
+    XML declaration and encoding), and one that still fails is a ParseProblem naming its PMID (the
+    first <PMID> in its bytes, if any) and libxml2's reason. An answer cut short returns None: asking
+    again may help there, and a guess at where it broke would not.
+    """
+    if not _SET_END.search(body[-200:]):
+        return None
+    starts = [m.start() for m in _RECORD_START.finditer(body)]
+    if not starts:
+        return None
+    head, end = body[: starts[0]], _SET_END.search(body, starts[-1])
+    stop = end.start() if end else len(body)
+    events: list[ParseEvent] = []
+    for i, start in enumerate(starts):
+        chunk = body[start : starts[i + 1] if i + 1 < len(starts) else stop]
+        try:
+            events.extend(parse(head + chunk + b"</PubmedArticleSet>"))
+        except PubmedXMLError as exc:
+            found = _PMID_TEXT.search(chunk)
+            pmid = found.group(1).decode("ascii") if found else None
+            cause = exc.__cause__
+            raw = (getattr(cause, "msg", None) or str(cause)) if cause is not None else str(exc)
+            detail = clean(raw)[:200]
+            label = f"PMID {pmid}" if pmid else f"record {i + 1} (no readable PMID)"
+            events.append(ParseProblem(pmid, f"{label} is not well-formed XML ({detail}); skipped"))
+    return events
 
 
 def _check_root(root: etree._Element | None, name: str) -> None:
