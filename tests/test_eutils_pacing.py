@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -125,6 +126,20 @@ def test_starts_from_an_earlier_boot_are_ignored(tmp_path: Path) -> None:
     assert [limiter.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
 
 
+# A real `litgrade refresh` process that imports everything, says it is ready, and waits for the start
+# signal, so two of them start their refreshes together however long each took to start up.
+CHILD = """
+import pathlib, sys, time
+import flows.pipeline.refresh
+from flows.cli import main
+ready, go = pathlib.Path(sys.argv.pop(1)), pathlib.Path(sys.argv.pop(1))
+ready.touch()
+while not go.exists():
+    time.sleep(0.01)
+main()
+"""
+
+
 def _project(root: Path, name: str, terms: list[str]) -> Path:
     folder = root / name
     folder.mkdir()
@@ -157,10 +172,18 @@ def test_two_refresh_processes_at_once_share_one_pace(tmp_path: Path, prefect_ha
         api = PREFECT_API_URL.value()
         if api:  # the session's Prefect API: the children need not start their own
             env["PREFECT_API_URL"] = api
-        cli = [sys.executable, "-c", "from flows.cli import main; main()", "refresh"]
+        go = tmp_path / "go"
         procs = [
             subprocess.Popen(
-                [*cli, str(_project(tmp_path, name, names))],
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD,
+                    str(tmp_path / f"ready-{name}"),
+                    str(go),
+                    "refresh",
+                    str(_project(tmp_path, name, names)),
+                ],
                 env={**env, "LITGRADE_DB": str(tmp_path / f"{name}.duckdb")},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -168,6 +191,10 @@ def test_two_refresh_processes_at_once_share_one_pace(tmp_path: Path, prefect_ha
             )
             for name, names in terms.items()
         ]
+        deadline = time.monotonic() + 240
+        while not all((tmp_path / f"ready-{n}").exists() for n in terms) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        go.touch()  # both have imported Prefect and litgrade: start together
         outputs = [p.communicate(timeout=300) for p in procs]
         entries = server.entries()
     for proc, (out, err) in zip(procs, outputs, strict=True):

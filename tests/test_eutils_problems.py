@@ -85,7 +85,7 @@ def test_refresh_stores_the_healthy_records_and_records_the_broken_pmid(
         'claims:\n  - id: broken\n    text: "A batch with a broken record"\n    query: "problem query"\n',
         encoding="utf-8",
     )
-    healthy = [str(71_000_000 + i) for i in range(199)]  # with the broken one: one batch of 200
+    healthy = [str(71_000_000 + i) for i in range(199)]  # with the broken one: 200 records, one batch
     with start_standin(_corpus("71000999", "tag mismatch", healthy)) as server:
         monkeypatch.setenv("LITGRADE_EUTILS_URL", server.base_url)
         first = run_cli(capsys, "refresh", str(project), "--run-time", "2026-11-24T06:00:00")

@@ -270,7 +270,7 @@ class StoreWriter:
                     group.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            done = group[-1] is None or None in group
+            done = None in group  # the flow finished fetching: write what is left, then stop
             batches = [b for b in group if b is not None]
             if self._error is not None or not batches:
                 continue
