@@ -281,4 +281,4 @@ def builder(cls: type[R]) -> Callable[..., R]:
     twin = dataclasses.make_dataclass(
         f"_{cls.__name__}Builder", fields, slots=True, eq=False, namespace={"__post_init__": become}
     )
-    return twin  # type: ignore[return-value]
+    return twin
