@@ -209,3 +209,23 @@ def test_two_refresh_processes_at_once_share_one_pace(tmp_path: Path, prefect_ha
     assert all(len(times) == 10 for times in spans.values())
     (a_lo, a_hi), (b_lo, b_hi) = ((min(t), max(t)) for t in spans.values())
     assert min(a_hi, b_hi) > max(a_lo, b_lo)  # the two processes' searches overlapped in time
+
+
+@pytest.mark.parametrize("kind", ["process", "file"])
+def test_a_slot_counts_from_when_its_request_was_sent(kind: str, tmp_path: Path) -> None:
+    """A thread descheduled between its start and its send (busy CPU) arrives late; its slot then
+    counts from the send, so the next start keeps a whole window after the late arrival."""
+    clock = FakeClock()
+    limiter = (
+        RateLimiter(3, clock=clock, sleep=clock.sleep)
+        if kind == "process"
+        else FileRateLimiter(tmp_path / "pace.slots", 3, clock=clock, sleep=clock.sleep)
+    )
+    limiter.acquire()
+    clock.now = 0.4  # the first request only went out 0.4 s after its start
+    limiter.sent()
+    for _ in range(2):
+        limiter.acquire()
+        limiter.sent()
+    limiter.acquire()
+    assert clock() == pytest.approx(0.4 + 1.25)

@@ -42,8 +42,9 @@ class RateLimiter:
         # burst of `rate` starts per window that NCBI allows.
         self._burst = int(rate) if float(rate).is_integer() else 1
         self._window = (self._burst / rate) * (1.0 + margin)
-        self._starts: deque[float] = deque(maxlen=self._burst)
+        self._starts: deque[list[float]] = deque(maxlen=self._burst)  # [stamp], moved on by sent()
         self._lock = threading.Lock()
+        self._mine = threading.local()  # the slot this thread took last, until its request is sent
         self._clock = clock
         self._sleep = sleep
         self.waited = 0.0  # total seconds callers spent waiting (for stats)
@@ -53,19 +54,32 @@ class RateLimiter:
 
         The lock is held while waiting, so each start is recorded at the time it really happened
         (a thread that wakes late pushes the next slots later, never earlier); callers queue here,
-        and send outside, so requests still overlap in flight.
+        and send outside, so requests still overlap in flight. Call `sent()` from the same thread
+        once the request is on the wire: its slot then counts from that later moment.
         """
         with self._lock:
             now = self._clock()
             waited = 0.0
             if len(self._starts) == self._burst:
-                waited = self._starts[0] + self._window - now
+                waited = min(s[0] for s in self._starts) + self._window - now
                 if waited > 0:
                     self._sleep(waited)
                     now = self._clock()
                     self.waited += waited
-            self._starts.append(now)
+            slot = [now]
+            self._starts.append(slot)
+            self._mine.slot = slot
             return max(waited, 0.0)
+
+    def sent(self) -> None:
+        """This thread's request has been sent: its slot counts from now. A thread descheduled
+        between its start and its send (a busy CPU) would otherwise arrive later than its slot says,
+        and closer to the next ones than the window allows."""
+        slot = getattr(self._mine, "slot", None)
+        if slot is not None:
+            with self._lock:
+                slot[0] = max(slot[0], self._clock())
+            self._mine.slot = None
 
 
 class FileRateLimiter(RateLimiter):
@@ -96,6 +110,7 @@ class FileRateLimiter(RateLimiter):
         super().__init__(rate, margin=margin, clock=clock, sleep=sleep)
         self.path = Path(path)
         self._fd: int | None = None
+        self._file_mine = threading.local()
 
     def _file(self) -> int:
         if self._fd is None:
@@ -109,24 +124,47 @@ class FileRateLimiter(RateLimiter):
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 now = self._clock()
-                raw = os.pread(fd, 8 * self._burst, 0)
-                count = len(raw) // 8
-                starts = [t for t in struct.unpack(f"<{count}d", raw[: 8 * count]) if t <= now]
-                starts = starts[-self._burst :] if self._burst else []
+                starts = [t for t in self._read(fd) if t <= now][-self._burst :]
                 waited = 0.0
                 if len(starts) == self._burst:
-                    waited = starts[0] + self._window - now
+                    waited = min(starts) + self._window - now
                     if waited > 0:
                         self._sleep(waited)
                         now = self._clock()
                         self.waited += waited
-                    starts = starts[1:]
+                    starts.remove(min(starts))
                 starts.append(now)
-                os.pwrite(fd, struct.pack(f"<{len(starts)}d", *starts), 0)
-                os.ftruncate(fd, 8 * len(starts))
+                self._write(fd, starts)
+                self._file_mine.stamp = now
                 return max(waited, 0.0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def sent(self) -> None:
+        """As RateLimiter.sent: this thread's start in the file moves on to now (if still there)."""
+        stamp = getattr(self._file_mine, "stamp", None)
+        if stamp is None:
+            return
+        self._file_mine.stamp = None
+        with self._lock:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                starts = self._read(fd)
+                if stamp in starts:
+                    starts[starts.index(stamp)] = max(stamp, self._clock())
+                    self._write(fd, starts)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _read(self, fd: int) -> list[float]:
+        raw = os.pread(fd, 8 * self._burst, 0)
+        count = len(raw) // 8
+        return list(struct.unpack(f"<{count}d", raw[: 8 * count]))
+
+    def _write(self, fd: int, starts: list[float]) -> None:
+        os.pwrite(fd, struct.pack(f"<{len(starts)}d", *starts), 0)
+        os.ftruncate(fd, 8 * len(starts))
 
     def close(self) -> None:
         with self._lock:
