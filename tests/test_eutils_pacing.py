@@ -43,15 +43,15 @@ def test_slots_never_put_more_than_rate_in_any_second(rate: float) -> None:
         slots.append(clock())
     assert max_in_window(slots) <= math.ceil(rate)
     assert len(slots) / (slots[-1] + 1.0) <= rate  # on average too
-    # 80 % of the ceiling: 100 slots take about 1.25 × 100 / rate seconds, not more.
-    assert slots[-1] <= (100 / rate) * 1.26
+    # 71 % of the ceiling: 100 slots take about 1.4 × 100 / rate seconds, not more.
+    assert slots[-1] <= (100 / rate) * 1.41
 
 
 def test_starts_do_not_wait_for_answers() -> None:
     """Three starts at once (a burst, whatever their answers take); the 4th waits out the window."""
     clock = FakeClock()
     limiter = RateLimiter(3, clock=clock, sleep=clock.sleep)
-    assert [limiter.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.25)]
+    assert [limiter.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.4)]
 
 
 def test_a_late_start_pushes_the_next_ones_later() -> None:
@@ -61,7 +61,7 @@ def test_a_late_start_pushes_the_next_ones_later() -> None:
     for _ in range(3):
         limiter.acquire()
         starts.append(clock())
-    assert starts == [0.0, pytest.approx(1.45), pytest.approx(2.9)]
+    assert starts == [0.0, pytest.approx(1.6), pytest.approx(3.2)]
 
 
 def test_shared_limiter_is_one_per_pace() -> None:
@@ -100,8 +100,10 @@ def test_no_429_under_a_burst_of_parallel_claims() -> None:
     entries = server.entries()
     assert len(entries) == 18  # 6 searches + 12 batches, no retries
     span = entries[-1].t - entries[0].t
-    # Near 80 % of the ceiling: 18 requests in bursts of 3 need 5 windows of 1.25 s.
-    assert (len(entries) - 3) / span >= 2.2
+    # Near 71 % of the ceiling: 18 requests in bursts of 3 need 5 windows of 1.4 s (2.14/s), each a
+    # little longer when a busy CPU delays the sends its slots count from (2.0/s measured with a 1.25 s
+    # window while another process burnt both cores); an over-throttled pace (1/s) fails here.
+    assert (len(entries) - 3) / span >= 1.6
 
 
 def test_the_file_pace_is_shared_by_every_limiter_on_the_file(tmp_path: Path) -> None:
@@ -114,7 +116,7 @@ def test_the_file_pace_is_shared_by_every_limiter_on_the_file(tmp_path: Path) ->
     for limiter in (a, b, a, b, a, b, a):
         limiter.acquire()
         starts.append(clock())
-    assert starts == [0.0, 0.0, 0.0, pytest.approx(1.25), pytest.approx(1.25), pytest.approx(1.25), 2.5]
+    assert starts == [0.0, 0.0, 0.0, pytest.approx(1.4), pytest.approx(1.4), pytest.approx(1.4), 2.8]
     assert max_in_window(starts) <= 3
 
 
@@ -228,4 +230,4 @@ def test_a_slot_counts_from_when_its_request_was_sent(kind: str, tmp_path: Path)
         limiter.acquire()
         limiter.sent()
     limiter.acquire()
-    assert clock() == pytest.approx(0.4 + 1.25)
+    assert clock() == pytest.approx(0.4 + 1.4)
