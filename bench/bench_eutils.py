@@ -5,7 +5,7 @@ One stand-in (tests/standin) with NCBI's enforced limit (3 requests/s, no API ke
 
 * typical  — esearch (retmax 5000), then efetch in batches of 200 through Entrez.read, one by one;
 * typical4 — the same script with 4 threads for the efetch batches (what users try when it is slow);
-* litgrade — EutilsClient.search + fetch (pipelined batches of 200 under the shared limiter);
+* litgrade — EutilsClient.search + fetch (pipelined batches of 500, POSTed, under the shared limiter);
 * incremental — litgrade's search of the same query for the last 8 days (what an unchanged claim's
   refresh asks for).
 

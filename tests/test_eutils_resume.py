@@ -41,7 +41,7 @@ def test_killed_refresh_resumes_and_completes(
     )
     corpus = Corpus()
     everything = set(corpus.add_synthetic_query("resume test", TOTAL))
-    # Slow answers (2.5 s per batch of 200) so the kill lands while batches are in flight.
+    # Slow answers (5.5 s per batch of 500) so the kill lands while batches are in flight.
     with start_standin(corpus, latency=Latency(0.5, 0.01)) as server:
         env = {**os.environ, "LITGRADE_EUTILS_URL": server.base_url, "LITGRADE_DB": str(tmp_db)}
         from prefect.settings import PREFECT_API_URL

@@ -12,10 +12,12 @@ allow a burst of `rate` and then `rate` more within the same second.)
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from pathlib import Path
 
-from flows.sources.eutils.ratelimit import RateLimiter, shared_limiter
+from flows.sources.eutils.ratelimit import RateLimiter, machine_limiter, shared_limiter
 
 GLOBAL_LIMIT_NAME = "ncbi-eutils"
 # Below the ceiling so that clock skew between processes never lets a window see one start too many.
@@ -86,13 +88,21 @@ def ensure_global_limit(rate: float, name: str = GLOBAL_LIMIT_NAME) -> None:
 _pacers: dict[float, GlobalPacer] = {}
 
 
-def pacer_for(rate: float, *, server: bool) -> RateLimiter:
-    """The server-wide pacer when the Prefect server holds the pace, else the process-wide limiter.
+def pace_file(data_dir: Path, api_key: str | None) -> Path:
+    """Where this machine's processes keep their NCBI pace: one file per identity NCBI counts by (the
+    API key, named by a digest of it, or the machine's address when there is no key)."""
+    ident = "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else "no-key"
+    return data_dir / "ncbi-pace" / f"{ident}.slots"
+
+
+def pacer_for(rate: float, *, server: bool, pace_path: Path | None = None) -> RateLimiter:
+    """The server-wide pacer when the Prefect server holds the pace; else the machine-wide file
+    limiter at `pace_path` (every litgrade process of this machine), or the process-wide limiter.
 
     Either way one object per process and rate, shared by every client and thread.
     """
     if not server:
-        return shared_limiter(rate)
+        return machine_limiter(pace_path, rate) if pace_path is not None else shared_limiter(rate)
     if rate not in _pacers:
         ensure_global_limit(rate)
         _pacers[rate] = GlobalPacer(rate)

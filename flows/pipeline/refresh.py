@@ -12,6 +12,8 @@ Records are stored batch by batch, so a run that dies keeps what it fetched and 
 # would resolve them from strings.
 
 import datetime as dt
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +31,8 @@ from flows.pipeline.plan import SearchWindow, plan_window, query_hash, run_statu
 from flows.pipeline.sources import open_source, reset_sources, resolve
 from flows.pipeline.tasks import store_task
 from flows.project.claims import Claim, load_project
-from flows.pubmed.records import Article
-from flows.sources.protocol import SearchResult, search_notes
+from flows.pubmed.records import Article, ParseProblem
+from flows.sources.protocol import FetchBatch, SearchResult, search_notes
 from flows.sources.spec import SourceKind, SourceSpec
 from flows.store import articles as article_store
 from flows.store import searches
@@ -207,10 +209,19 @@ def record_search_results(
     return new_hits, outstanding
 
 
-def store_records(con: Any, articles: Sequence[Article], now: dt.datetime) -> None:
-    """Store fetched records with their suggested study design (made from exactly this version)."""
-    article_store.upsert_articles(con, articles, now)
-    save_suggestions(con, [(a, suggest(a)) for a in articles], now)
+def store_records(
+    con: Any,
+    articles: Sequence[Article],
+    now: dt.datetime,
+    problems: Sequence[ParseProblem] = (),
+    source: str = "",
+) -> None:
+    """Store fetched records with their suggested study design (made from exactly this version), and
+    remember the records the parser could not read (their PMID and reason: fetch_problems)."""
+    counts = article_store.upsert_articles(con, articles, now)
+    save_suggestions(con, [(a, suggest(a)) for a in articles], now, hashes=counts.hashes)
+    article_store.clear_fetch_problems(con, (a.pmid for a in articles))
+    article_store.record_fetch_problems(con, [(p.pmid, p.reason) for p in problems], source, now)
 
 
 def refresh_stale_suggestions(con: Any, now: dt.datetime) -> None:
@@ -221,25 +232,82 @@ def refresh_stale_suggestions(con: Any, now: dt.datetime) -> None:
         save_suggestions(con, [(a, suggest(a)) for a in stored.values()], now)
 
 
+class StoreWriter:
+    """Stores fetched batches on its own thread while the next ones are fetched (issue 17).
+
+    Batches queue up while a write is under way and the next write takes all of them in one short
+    connection, so a slow store never holds back requests, and a fast one writes each batch as it
+    comes. Use as a context manager: leaving it waits for the last write and re-raises a write's error.
+    """
+
+    def __init__(self, db_path: Path, now: dt.datetime, source: str) -> None:
+        self._db_path, self._now, self._source = db_path, now, source
+        self._queue: queue.SimpleQueue[FetchBatch | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+
+    def __enter__(self) -> "StoreWriter":
+        self._thread.start()
+        return self
+
+    def put(self, batch: FetchBatch) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc is None:
+            raise self._error
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            group = [self._queue.get()]
+            while True:  # everything that arrived during the last write
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in group  # the flow finished fetching: write what is left, then stop
+            batches = [b for b in group if b is not None]
+            if self._error is not None or not batches:
+                continue
+            try:
+                with connect(self._db_path) as con:
+                    store_records(
+                        con,
+                        [a for b in batches for a in b.articles],
+                        self._now,
+                        [p for b in batches for p in b.problems],
+                        self._source,
+                    )
+            except BaseException as exc:  # re-raised by the flow's thread; the rest is not written
+                self._error = exc
+
+
 @store_task(name="fetch-and-store-records")
 def fetch_and_store_records(
     source: SourceSpec, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
-    """Fetch the records no claim has stored yet, once each, and store them batch by batch; then
-    bring stale suggestions (older record version or older rules) up to date."""
+    """Fetch the records no claim has stored yet, once each, and store them as they arrive (on the
+    StoreWriter's thread, overlapped with the next requests); then bring stale suggestions (older
+    record version or older rules) up to date. A record the parser could not read is recorded with
+    its PMID and reason; the rest of its batch is stored."""
     outcome = FetchOutcome()
     sink = progress.sink()
-    for batch in open_source(source).fetch(list(pmids)) if pmids else ():
-        if batch.failed:
-            outcome.failed_pmids.extend(batch.requested)
-            outcome.errors.append(batch.error or "batch failed")
-        outcome.missing.extend(batch.missing)
-        outcome.problems.extend(f"{p.pmid or '?'}: {p.reason}" for p in batch.problems)
-        if batch.articles:
-            with connect(db_path) as con:
-                store_records(con, batch.articles, now)
+    with StoreWriter(db_path, now, source.kind) as writer:
+        for batch in open_source(source).fetch(list(pmids)) if pmids else ():
+            if batch.failed:
+                outcome.failed_pmids.extend(batch.requested)
+                outcome.errors.append(batch.error or "batch failed")
+            outcome.missing.extend(batch.missing)
+            outcome.problems.extend(f"{p.pmid or '?'}: {p.reason}" for p in batch.problems)
+            if batch.articles or batch.problems:
+                writer.put(batch)
             outcome.fetched_pmids.extend(a.pmid for a in batch.articles)
-            if sink:
+            if sink and batch.articles:
                 sink.records_fetched(len(batch.articles))
     with connect(db_path) as con:
         refresh_stale_suggestions(con, now)

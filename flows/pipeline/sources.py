@@ -36,10 +36,15 @@ def make_source(spec: SourceSpec) -> SearchSource:
     """A new source for `spec` (no cache: `open_source` shares one)."""
     if isinstance(spec, MirrorSpec):
         return _open_mirror_source(spec)
-    from flows.pipeline.global_pace import pacer_for
+    from flows.pipeline.global_pace import pace_file, pacer_for
     from flows.sources.eutils.client import EutilsClient
 
-    return EutilsClient(spec, limiter=pacer_for(spec.max_requests_per_second, server=spec.global_pace))
+    # Without a Prefect server, every litgrade process of this machine shares one pace through a file
+    # in the data folder; with one, the server's global limit holds it across machines.
+    pace = pace_file(config.data_dir(), spec.key)
+    return EutilsClient(
+        spec, limiter=pacer_for(spec.max_requests_per_second, server=spec.global_pace, pace_path=pace)
+    )
 
 
 def _open_mirror_source(spec: MirrorSpec) -> SearchSource:

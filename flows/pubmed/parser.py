@@ -9,7 +9,9 @@ elements are freed once it is built, so memory does not grow with the file):
 
 XML that does not parse to its end (truncated, not XML, an HTML error page, an E-utilities ERROR
 document) raises ``PubmedXMLError`` naming the source, after the records already read were yielded,
-so the E-utilities client can retry the batch.
+so the E-utilities client can retry the batch. ``parse_each_record(body)`` is for a complete answer
+that still does not parse (one hostile or broken record among 200): it parses every record on its own,
+so the healthy ones are kept and the broken one becomes a ``ParseProblem`` with its PMID and reason.
 
 Parsing is safe for hostile input: entities are not resolved (no billion-laughs expansion, no external
 files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay on.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,10 +48,11 @@ from flows.pubmed.records import (
     ParseProblem,
     PubDate,
     PublicationType,
+    builder,
 )
 from flows.pubmed.text import clean, plain, render
 
-__all__ = ["PubmedXMLError", "parse", "parse_articles"]
+__all__ = ["PubmedXMLError", "parse", "parse_articles", "parse_each_record"]
 
 Source = str | Path | bytes | BinaryIO
 
@@ -196,6 +200,43 @@ def parse(source: Source) -> Iterator[ParseEvent]:
             stream.close()
 
 
+_RECORD_START = re.compile(rb"<(?:PubmedArticle|PubmedBookArticle)[\s>]")
+_SET_END = re.compile(rb"</PubmedArticleSet>\s*\Z")
+_PMID_TEXT = re.compile(rb"<PMID[^>]{0,100}>\s*([0-9]{1,12})\s*</PMID>")
+
+
+def parse_each_record(body: bytes) -> list[ParseEvent] | None:
+    """Every record of a complete PubmedArticleSet parsed on its own; None if `body` is not complete.
+
+    For an answer that arrived whole (it ends with ``</PubmedArticleSet>``) yet does not parse: the
+    records are cut apart at their start tags, each is parsed inside the document's own head (same
+    XML declaration and encoding), and one that still fails is a ParseProblem naming its PMID (the
+    first <PMID> in its bytes, if any) and libxml2's reason. An answer cut short returns None: asking
+    again may help there, and a guess at where it broke would not.
+    """
+    if not _SET_END.search(body[-200:]):
+        return None
+    starts = [m.start() for m in _RECORD_START.finditer(body)]
+    if not starts:
+        return None
+    head, end = body[: starts[0]], _SET_END.search(body, starts[-1])
+    stop = end.start() if end else len(body)
+    events: list[ParseEvent] = []
+    for i, start in enumerate(starts):
+        chunk = body[start : starts[i + 1] if i + 1 < len(starts) else stop]
+        try:
+            events.extend(parse(head + chunk + b"</PubmedArticleSet>"))
+        except PubmedXMLError as exc:
+            found = _PMID_TEXT.search(chunk)
+            pmid = found.group(1).decode("ascii") if found else None
+            cause = exc.__cause__
+            raw = (getattr(cause, "msg", None) or str(cause)) if cause is not None else str(exc)
+            detail = clean(raw)[:200]
+            label = f"PMID {pmid}" if pmid else f"record {i + 1} (no readable PMID)"
+            events.append(ParseProblem(pmid, f"{label} is not well-formed XML ({detail}); skipped"))
+    return events
+
+
 def _check_root(root: etree._Element | None, name: str) -> None:
     if root is None:
         raise PubmedXMLError(f"{name}: empty document, expected PubMed XML — retry the request")
@@ -238,6 +279,18 @@ class _Unusable(Exception):
 
 
 # -- field builders ------------------------------------------------------------------------------
+# Records are built with records.builder: the same frozen classes, constructed ~3x faster.
+_AbstractSection = builder(AbstractSection)
+_OtherAbstract = builder(OtherAbstract)
+_Author = builder(Author)
+_PublicationType = builder(PublicationType)
+_MeshQualifier = builder(MeshQualifier)
+_MeshHeading = builder(MeshHeading)
+_Chemical = builder(Chemical)
+_Grant = builder(Grant)
+_CommentCorrection = builder(CommentCorrection)
+_Journal = builder(Journal)
+_Article = builder(Article)
 # lxml's find()/findtext() evaluate a path in Python on every call; builders run for every record of
 # 30 million, so each element's children are walked once into a tag → first-child index instead.
 
@@ -295,7 +348,7 @@ def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
         text, html = render(part)
         label = clean(part.get("Label")) or None
         if text or label:
-            out.append(AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
+            out.append(_AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
     return tuple(out)
 
 
@@ -304,7 +357,7 @@ def _other_abstracts(items: list[etree._Element]) -> tuple[OtherAbstract, ...]:
     for other in items:
         sections = _sections(other)
         if sections:
-            out.append(OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
+            out.append(_OtherAbstract(sections, type=other.get("Type"), language=other.get("Language")))
     return tuple(out)
 
 
@@ -349,7 +402,7 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
         group = plain(collective) or None
         if last or fore or group:
             out.append(
-                Author(
+                _Author(
                     last,
                     fore,
                     clean(initials) or None,
@@ -421,7 +474,7 @@ def _pmc(value: str | None) -> str | None:
 
 
 def _publication_types(items: list[etree._Element]) -> tuple[PublicationType, ...]:
-    return tuple(PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
+    return tuple(_PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
 
 
 def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
@@ -434,12 +487,12 @@ def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
                 descriptor = child
             elif child.tag == "QualifierName" and (q_name := clean(child.text)):
                 qualifiers.append(
-                    MeshQualifier(name=q_name, ui=child.get("UI"), major=child.get("MajorTopicYN") == "Y")
+                    _MeshQualifier(name=q_name, ui=child.get("UI"), major=child.get("MajorTopicYN") == "Y")
                 )
         name = clean(descriptor.text) if descriptor is not None else ""
         if descriptor is not None and name:
             major = descriptor.get("MajorTopicYN") == "Y"
-            out.append(MeshHeading(name, ui=descriptor.get("UI"), major=major, qualifiers=tuple(qualifiers)))
+            out.append(_MeshHeading(name, ui=descriptor.get("UI"), major=major, qualifiers=tuple(qualifiers)))
     return tuple(out)
 
 
@@ -450,7 +503,7 @@ def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
         substance = index.get("NameOfSubstance")
         name = clean(substance.text) if substance is not None else ""
         if substance is not None and name:
-            out.append(Chemical(name, ui=substance.get("UI"), registry_number=_t(index, "RegistryNumber")))
+            out.append(_Chemical(name, ui=substance.get("UI"), registry_number=_t(index, "RegistryNumber")))
     return tuple(out)
 
 
@@ -471,7 +524,7 @@ def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
     out = []
     for grant in _kids(grant_list, "Grant"):
         index = _index(grant)
-        item = Grant(grant_id=_t(index, "GrantID"), agency=_t(index, "Agency"), country=_t(index, "Country"))
+        item = _Grant(grant_id=_t(index, "GrantID"), agency=_t(index, "Agency"), country=_t(index, "Country"))
         if item.grant_id or item.agency:
             out.append(item)
     return tuple(out)
@@ -490,7 +543,7 @@ def _comments(blocks: list[etree._Element]) -> tuple[CommentCorrection, ...]:
                     pmid = clean(child.text) or None
                 elif child.tag == "RefSource" and source is None:
                     source = clean(child.text) or None
-            out.append(CommentCorrection(ref_type=ref_type, pmid=pmid, source=source))
+            out.append(_CommentCorrection(ref_type=ref_type, pmid=pmid, source=source))
     return tuple(out)
 
 
@@ -516,7 +569,7 @@ def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid
     abstract = _first(art, "Abstract")
     ids = _ids(_index(pubmed_data).get("ArticleIdList"))
     locations = _elocations(art.get("ELocationID", []))
-    return Article(
+    return _Article(
         pmid=pmid,
         version=_version(_first(cit, "PMID")),
         title=title,
@@ -526,7 +579,7 @@ def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid
         other_abstracts=_other_abstracts(cit.get("OtherAbstract", [])),
         copyright=_t(_index(abstract), "CopyrightInformation"),
         authors=_authors(_first(art, "AuthorList")),
-        journal=Journal(
+        journal=_Journal(
             title=_t(journal, "Title"),
             iso_abbreviation=_t(journal, "ISOAbbreviation"),
             issn=_t(journal, "ISSN"),
@@ -564,7 +617,7 @@ def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
     abstract = index.get("Abstract")
     ids = _ids(index.get("ArticleIdList"), _index(top.get("PubmedBookData")).get("ArticleIdList"))
     locations = _elocations(_kids(doc, "ELocationID"))
-    return Article(
+    return _Article(
         pmid=pmid,
         version=_version(index.get("PMID")),
         title=title,
@@ -573,7 +626,7 @@ def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
         abstract=_sections(abstract),
         copyright=_t(_index(abstract), "CopyrightInformation"),
         authors=_authors(authors),
-        journal=Journal(
+        journal=_Journal(
             title=plain(book_title) or None, volume=_t(book, "Volume"), pages=_pages(index.get("Pagination"))
         ),
         pub_date=_pub_date(book.get("PubDate")),

@@ -6,8 +6,10 @@ keep the full record beside its flat columns and hand back the same object.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 DatePrecision = Literal["year", "month", "day"]
 
@@ -250,3 +252,33 @@ class ParseProblem:
 
 
 ParseEvent = Article | DeletedCitations | ParseProblem
+
+
+R = TypeVar("R")
+
+
+def builder(cls: type[R]) -> Callable[..., R]:
+    """A faster constructor for one of these frozen slots dataclasses, for the parser's hot loop.
+
+    A frozen dataclass's __init__ sets each field through object.__setattr__, about 3× the cost of a
+    plain slot store; the parser builds millions of authors, headings and links. The builder is a
+    mutable twin with the same fields (same slots, same order, same defaults) whose __init__ ends by
+    making the object an instance of `cls`: what comes out is a `cls` like any other (equal, hashed
+    and frozen the same way), only made faster.
+    """
+    fields = [
+        (f.name, f.type, field(default=f.default, default_factory=f.default_factory))
+        if f.default_factory is not dataclasses.MISSING
+        else (f.name, f.type, field(default=f.default))
+        if f.default is not dataclasses.MISSING
+        else (f.name, f.type)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+    ]
+
+    def become(self: Any) -> None:
+        self.__class__ = cls
+
+    twin = dataclasses.make_dataclass(
+        f"_{cls.__name__}Builder", fields, slots=True, eq=False, namespace={"__post_init__": become}
+    )
+    return twin

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
@@ -38,6 +38,7 @@ class UpsertCounts:
     changed: int
     unchanged: int
     changed_pmids: tuple[str, ...] = ()
+    hashes: dict[str, str] = field(default_factory=dict)  # pmid -> content hash of every input record
 
 
 def _row(article: Article) -> dict[str, object]:
@@ -101,7 +102,11 @@ def upsert_articles(
             con.execute(f"INSERT INTO articles ({columns}) SELECT {select} FROM incoming_articles")
     new = int(is_new.sum())
     return UpsertCounts(
-        new=new, changed=len(changed), unchanged=len(latest) - new - len(changed), changed_pmids=changed
+        new=new,
+        changed=len(changed),
+        unchanged=len(latest) - new - len(changed),
+        changed_pmids=changed,
+        hashes=dict(zip(frame["pmid"], frame["content_hash"], strict=True)),
     )
 
 
@@ -114,3 +119,57 @@ def get_articles(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> dict[s
     ).fetchall()
     found = {pmid: article_from_json(record) for pmid, record in rows}
     return {p: found[p] for p in wanted if p in found}
+
+
+# -- records the parser could not read (schemas/sql/040_fetch_problems.sql) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchProblem:
+    pmid: str | None
+    reason: str
+    source: str
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+    times_seen: int
+
+
+def record_fetch_problems(
+    con: duckdb.DuckDBPyConnection,
+    problems: Sequence[tuple[str | None, str]],
+    source: str,
+    now: dt.datetime,
+) -> None:
+    """Remember (pmid, reason) pairs the parser could not read: one row per PMID, counting how often
+    it was seen; a problem without a PMID is kept once per reason."""
+    if not problems:
+        return
+    same = "WHERE pmid IS NOT DISTINCT FROM ? AND (? IS NOT NULL OR reason = ?)"
+    with transaction(con):
+        for pmid, reason in dict.fromkeys(problems):
+            key = [pmid, pmid, reason]
+            found = con.execute(
+                f"SELECT first_seen_at, times_seen FROM fetch_problems {same}", key
+            ).fetchone()
+            first, times = (found[0], found[1] + 1) if found else (now, 1)
+            con.execute(f"DELETE FROM fetch_problems {same}", key)
+            con.execute(
+                "INSERT INTO fetch_problems VALUES (?, ?, ?, ?, ?, ?)",
+                [pmid, reason, source, first, now, times],
+            )
+
+
+def clear_fetch_problems(con: duckdb.DuckDBPyConnection, pmids: Iterable[str]) -> None:
+    """Forget the problems of PMIDs now stored (a later answer of the record parsed)."""
+    wanted = list(pmids)
+    if wanted:
+        con.execute("DELETE FROM fetch_problems WHERE pmid IN (SELECT unnest(?))", [wanted])
+
+
+def fetch_problems(con: duckdb.DuckDBPyConnection) -> list[FetchProblem]:
+    """Every open fetch problem, most recently seen first."""
+    rows = con.execute(
+        "SELECT pmid, reason, source, first_seen_at, last_seen_at, times_seen FROM fetch_problems "
+        "ORDER BY last_seen_at DESC, pmid"
+    ).fetchall()
+    return [FetchProblem(*row) for row in rows]

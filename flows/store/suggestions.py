@@ -7,7 +7,7 @@ changed record or changed rules show up as stale (`pmids_needing_suggestions`) a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 import pandas as pd
@@ -25,15 +25,19 @@ def save_suggestions(
     items: Sequence[tuple[Article, Suggestion]],
     now: dt.datetime,
     suggester: str = SUGGESTER_VERSION,
+    hashes: Mapping[str, str] | None = None,
 ) -> int:
     """Store (article, suggestion) pairs in one transaction; returns how many rows were written.
+
+    `hashes` (pmid → content hash, as `upsert_articles` returns them) saves encoding each record again.
 
     Idempotent: a pair identical to what is stored (same record version, suggester and answer) is left
     alone, keeping its original created_at.
     """
     latest: dict[str, tuple[str, Suggestion]] = {}
     for article, suggestion in items:  # the last pair per PMID wins, as in upsert_articles
-        latest[article.pmid] = (content_hash(article), suggestion)
+        digest = hashes.get(article.pmid) if hashes else None
+        latest[article.pmid] = (digest or content_hash(article), suggestion)
     if not latest:
         return 0
     stored = {

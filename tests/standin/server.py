@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -214,7 +215,7 @@ class StandIn:
         self._rng = random.Random(knobs.seed)
         self._history = _History()
         self._window = _RateWindow()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self), bind_and_activate=False)
+        self._server = _StampingServer(("127.0.0.1", port), _make_handler(self), bind_and_activate=False)
         # stop() waits for answers still being written, so the log is complete once it returns.
         self._server.daemon_threads = False
         self._server.block_on_close = True
@@ -408,6 +409,19 @@ class StandIn:
         )
 
 
+class _StampingServer(ThreadingHTTPServer):
+    """Stamps each connection when it is accepted, before a thread is started for it: the arrival
+    NCBI's rate window counts. (Stamped in the handler thread instead, a busy test process delays
+    some stamps by hundreds of ms and the window sees arrivals closer than they were.)"""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        request_arrivals[request.fileno()] = time.monotonic()
+        super().process_request(request, client_address)
+
+
+request_arrivals: dict[int, float] = {}  # socket fd → monotonic time the connection was accepted
+
+
 def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "litgrade-standin/1"
@@ -435,7 +449,7 @@ def _make_handler(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                     standin._busy_cond.notify_all()
 
         def _answer(self, query: str) -> None:
-            now = time.monotonic()
+            now = request_arrivals.pop(self.request.fileno(), None) or time.monotonic()
             path = urlsplit(self.path).path
             tool = path[len(PREFIX) :].removesuffix(".fcgi") if path.startswith(PREFIX) else path
             multi = parse_qs(query, keep_blank_values=True)

@@ -132,8 +132,9 @@ class Transport:
         self.limiter.acquire()
         start = time.monotonic()
         status: int | str = "-"
+        _on_sent.hook = self.limiter.sent  # the slot counts from the send, not from the start
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 status = response.status
                 body: bytes = response.read()
                 ctype = response.headers.get_content_type()
@@ -162,6 +163,8 @@ class Transport:
                 reason = f"no answer within {self.timeout:g} s"
             raise _Transient(f"{type(exc).__name__}: {reason}") from exc
         finally:
+            _on_sent.hook = None
+            self.limiter.sent()  # a request that failed before it was sent frees nothing early
             log.debug(
                 "eutils tool=%s %s status=%s elapsed=%.3fs",
                 self.settings.tool,
@@ -169,6 +172,41 @@ class Transport:
                 status,
                 time.monotonic() - start,
             )
+
+
+_on_sent = threading.local()  # what the sending thread does once its request is on the wire
+
+
+class _SentHTTPConnection(http.client.HTTPConnection):
+    def getresponse(self) -> http.client.HTTPResponse:
+        # urllib has written the whole request by the time it asks for the response.
+        hook = getattr(_on_sent, "hook", None)
+        if hook is not None:
+            hook()
+        return super().getresponse()
+
+
+class _SentHTTPSConnection(http.client.HTTPSConnection):
+    def getresponse(self) -> http.client.HTTPResponse:
+        hook = getattr(_on_sent, "hook", None)
+        if hook is not None:
+            hook()
+        return super().getresponse()
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_SentHTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_SentHTTPSConnection, req, context=getattr(self, "_context", None))
+
+
+# urllib's own opener (proxies from the environment, redirects, TLS), with connections that tell the
+# limiter when a request has really been sent.
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 
 class _Transient(Exception):
