@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.curation.events import GradeEvent
 from flows.curation.journal import now_timestamp
+from flows.errors import LitgradeError
 from flows.web import data
 from flows.web.deps import Checked, ClaimOf, Grade, Htmx, SignedInPage, WebApp, role, study_of
 from flows.web.grading_view import claim_summaries, screen_state, undo_target
@@ -49,7 +50,13 @@ def grade(
             return app.render(
                 request, "_study.html", status=422, claim=claim, state=state, message=form.error
             )
-        data.append(config, form.event(claim.id, pmid, session.curator, now_timestamp()))
+        try:
+            data.append(config, form.event(claim.id, pmid, session.curator, now_timestamp()))
+        except LitgradeError as exc:  # a full disk, a quarantined grades file: say so, keep the page
+            state = screen_state(config, store, claim, session.curator, pmid)
+            return app.render(
+                request, "_study.html", status=422, claim=claim, state=state, message=f"Not saved: {exc}"
+            )
         if not htmx:
             return RedirectResponse(f"/claims/{claim.id}", status_code=303)
         state = screen_state(config, store, claim, session.curator, None)
