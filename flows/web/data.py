@@ -5,12 +5,19 @@ short read-only connection per request (StoreReader), so a refresh in another pr
 file between requests (flows.store.db.connect waits out its lock).
 
 Re-reading and re-validating every grades file and curators.yaml on each request would dominate the
-grading action's latency, so both are cached keyed on the files' (size, mtime): any change by
-another process (the terminal session, git pull) is seen on the next request. Store reads (a claim's
-PMIDs, articles, suggestions) are cached the same way, keyed on the DuckDB file and its WAL: every
-committed write changes one of them, so a steady-state grading action opens no connection at all,
-and after a refresh writes, the next request reads afresh. STORE_CACHE_SECONDS bounds staleness
-should a write ever leave both files' size and mtime unchanged.
+grading action's latency: curators.yaml is cached keyed on its (size, mtime), and the grades files
+are read incrementally (flows.curation.journal parses only the bytes appended since the last read),
+so any change by another process (another curator, the terminal session, git pull) is seen on the
+next request at the cost of the new lines alone. A curator's file with a bad line is left out (see
+journal.read_journals) and their saves refused with the fix; everyone else keeps grading.
+
+Store reads are cached keyed on the DuckDB file and its WAL: every committed write changes one of
+them, so a steady-state grading action opens no connection at all. After a refresh wrote, the next
+request re-reads what a refresh changes (a claim's PMIDs, its runs) on one connection, tried once
+without waiting: while the refresh holds the file, the cached answer is served (marked stale)
+instead of making the curator wait. Articles and suggestions, rewritten only when PubMed's record
+changed, are kept across a refresh's batches and dropped every ARTICLE_CACHE_SECONDS.
+STORE_CACHE_SECONDS bounds staleness should a write ever leave both files' size and mtime unchanged.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ from flows.store.suggestions import get_suggestions
 
 FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
-BUSY_WAIT_SECONDS = 0.25
+BUSY_WAIT_SECONDS = 0.0
+ARTICLE_CACHE_SECONDS = 300.0
 PREFETCH_WAIT_SECONDS = 2.0
 log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
@@ -79,6 +87,7 @@ class _Cache:
     articles: dict[str, Article | None] = field(default_factory=dict)
     suggestions: dict[str, Suggestion | None] = field(default_factory=dict)
     runs: dict[str, SearchRun | None] = field(default_factory=dict)
+    articles_epoch: int = -1
     prefetching: bool = False
     prefetcher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="litgrade-prefetch")
@@ -146,10 +155,10 @@ def append(config: WebConfig, event: GradeEvent) -> None:
 class StoreReader:
     """One read-only connection for one request, opened only when the cache cannot answer.
 
-    When the store changed since the cache was filled, the reader first tries the lock briefly
-    (BUSY_WAIT_SECONDS): if a refresh holds it, what the cache already has is served as is (marked
-    `stale`) instead of making the curator wait for the refresh; only what was never read waits the
-    full time (flows.store.db.connect's retry window).
+    When the store changed since the cache was filled, the reader tries the lock once
+    (BUSY_WAIT_SECONDS, no wait): if a refresh holds it, what the cache already has is served as is
+    (marked `stale`) instead of making the curator wait for the refresh; only what was never read
+    waits the full time (flows.store.db.connect's retry window).
     """
 
     def __init__(self, config: WebConfig, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
@@ -164,6 +173,7 @@ class StoreReader:
             _file_key([db, db.with_name(db.name + ".wal")]),
             int(time.monotonic() // STORE_CACHE_SECONDS),
         )
+        self._article_epoch = int(time.monotonic() // ARTICLE_CACHE_SECONDS)
         with config.cache.lock:
             self._fresh = config.cache.store_key == self._key
 
@@ -183,10 +193,16 @@ class StoreReader:
             cache = self.config.cache
             with cache.lock:
                 cache.store_key = self._key
+                # What a refresh changes on every batch: which studies a claim has, its runs.
                 cache.pmids.clear()
-                cache.articles.clear()
-                cache.suggestions.clear()
                 cache.runs.clear()
+                # A stored article or suggestion is rewritten only when PubMed's record changed:
+                # kept across a refresh's batches (re-reading them after each one was the cost of
+                # grading while a refresh writes), dropped every ARTICLE_CACHE_SECONDS.
+                if cache.articles_epoch != self._article_epoch:
+                    cache.articles.clear()
+                    cache.suggestions.clear()
+                    cache.articles_epoch = self._article_epoch
             self._fresh = True
         return self._con
 
@@ -195,7 +211,7 @@ class StoreReader:
         if self._con is not None:
             return self._con
         if have_stale and not self._busy:
-            try:
+            try:  # one try, no wait: a refresh holding the file must not make the curator wait
                 return self._open(BUSY_WAIT_SECONDS)
             except StoreBusyError:
                 self._busy = True
