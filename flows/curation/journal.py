@@ -17,19 +17,20 @@ import fcntl
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flows.curation.events import GradeEvent
 from flows.curation.grade_check import LEAD_FIELDS, event_problems
 from flows.errors import InputError, LitgradeError
 from flows.ids import is_curator_id
-from flows.project.curators import Curator, load_curators, require_curator, safe_curator_id
+from flows.project.curators import CURATORS_FILE, Curator, load_curators, require_curator, safe_curator_id
 
 GRADES_DIR = "grades"
 SUFFIX = ".jsonl"
+T = TypeVar("T")
 _FIELD_ORDER = tuple(f.name for f in fields(GradeEvent))
 _KEY_ORDER = (*LEAD_FIELDS, *(name for name in _FIELD_ORDER if name not in LEAD_FIELDS))
 
@@ -163,10 +164,33 @@ def _append_lines(path: Path, payload: bytes, curator: Curator) -> None:
         _fsync_dir(path.parent)
 
 
-def _project_claim_ids(project_dir: Path) -> tuple[str, ...]:
-    from flows.project.claims import load_project
+# file → ((size, mtime_ns, inode), what was read from it): an append re-reads claims.yaml and
+# curators.yaml only when they changed (parsing them was most of a save's time).
+_PEOPLE: dict[Path, tuple[tuple[int, int, int], Any]] = {}
 
-    return tuple(c.id for c in load_project(project_dir).claims)
+
+def _by_stat(path: Path, load: Callable[[], T]) -> T:
+    try:
+        st = path.stat()
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:
+        return load()  # the loader says what is missing
+    known = _PEOPLE.get(path)
+    if known is not None and known[0] == key:
+        return cast(T, known[1])
+    value = load()
+    _PEOPLE[path] = (key, value)
+    return value
+
+
+def _project_claim_ids(project_dir: Path) -> tuple[str, ...]:
+    from flows.project.claims import CLAIMS_FILE, load_project
+
+    return _by_stat(project_dir / CLAIMS_FILE, lambda: tuple(c.id for c in load_project(project_dir).claims))
+
+
+def _curators(project_dir: Path) -> dict[str, Curator]:
+    return dict(_by_stat(project_dir / CURATORS_FILE, lambda: load_curators(project_dir)))
 
 
 def append_events(project_dir: Path, events: Sequence[GradeEvent]) -> int:
@@ -177,7 +201,7 @@ def append_events(project_dir: Path, events: Sequence[GradeEvent]) -> int:
     project_dir = Path(project_dir)
     if not events:
         return 0
-    curators = load_curators(project_dir)
+    curators = _curators(project_dir)
     claim_ids = _project_claim_ids(project_dir)
     by_curator: dict[str, list[GradeEvent]] = {}
     for event in events:
@@ -343,7 +367,7 @@ def read_journals(project_dir: Path) -> Journals:
     files = curator_files(project_dir)
     if not files:
         return Journals([])
-    curators = load_curators(project_dir)
+    curators = _curators(project_dir)
     events: list[GradeEvent] = []
     quarantined: list[Quarantined] = []
     for path in files:

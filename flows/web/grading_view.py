@@ -111,7 +111,7 @@ def screen_state(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
 ) -> ScreenState:
     project = config.project
-    events = data.events(config)
+    events = data.events(config, claim.id)  # every rule below is about this claim only
     pmids = store.claim_pmids(claim.id)
     todo = list(grading.queue(project, events, claim.id, curator, pmids))
     target = pmid or (todo[0] if todo else None)
