@@ -55,7 +55,9 @@ FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
 BUSY_WAIT_SECONDS = 0.0
 ARTICLE_CACHE_SECONDS = 300.0
-PREFETCH_WAIT_SECONDS = 2.0
+# One try: a prefetch waiting for the file would hold the process lock a request needs.
+PREFETCH_WAIT_SECONDS = 0.0
+PREFETCH_AHEAD = 10
 log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
 T = TypeVar("T")
@@ -279,14 +281,17 @@ class StoreReader:
         return self._cached(self.config.cache.suggestions, list(pmids), get_suggestions)
 
     def study(self, pmid: str, upcoming: Sequence[str]) -> tuple[Article | None, Suggestion | None]:
-        """One study's article and suggestion. On a cache miss the `upcoming` studies are read in
-        the background, so the next grading actions are answered without opening the store and
-        this one does not pay for parsing them."""
+        """One study's article and suggestion. When this one or any of the next PREFETCH_AHEAD
+        `upcoming` studies is not cached, the upcoming studies are read in the background: the
+        curator reaches them with the store never opened for them, even if a refresh holds it by
+        then, and this action does not pay for parsing them."""
         cache = self.config.cache
+        ahead = [p for p in upcoming[:PREFETCH_AHEAD] if p != pmid]
         with cache.lock:
             cached = pmid in cache.articles and pmid in cache.suggestions
+            near = all(p in cache.articles and p in cache.suggestions for p in ahead)
         found = self.articles([pmid]).get(pmid), self.suggestions([pmid]).get(pmid)
-        if not cached and upcoming:
+        if not (cached and near) and upcoming:
             with cache.lock:
                 start, cache.prefetching = not cache.prefetching, True
             if start:  # one warm-up at a time: cold actions during a refresh must not pile them up
