@@ -113,3 +113,58 @@ def test_grading_while_a_refresh_writes_the_store(tmp_path: Path) -> None:
     with connect(site.config.db_path) as con:
         after = int(con.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
     assert after == before + 2000 * len(batches)
+
+
+# Holds the store the way a refresh does mid-batch: a write connection, open until told to stop.
+HOLDER = r"""
+import datetime as dt, sys, time
+from pathlib import Path
+from flows.pubmed.records import Article, Journal, PubDate
+from flows.store.articles import upsert_articles
+from flows.store.db import connect
+
+db, stop = Path(sys.argv[1]), Path(sys.argv[2])
+with connect(db) as con:
+    upsert_articles(con, [Article(pmid="51000001", title="Held", journal=Journal(title="J"),
+                                  pub_date=PubDate(raw="2020", sort_date="2020-01-01", precision="year"))],
+                    dt.datetime(2026, 11, 24, 12))
+    con.execute("CHECKPOINT")
+    print("holding", flush=True)
+    while not stop.exists():
+        time.sleep(0.02)
+"""
+
+
+def test_a_grading_action_never_waits_for_a_refresh_holding_the_store(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from flows.store.db import DEFAULT_WAIT_SECONDS
+    from flows.web.app import create_app
+    from tests.test_hardening_files import GRADE_FORM, _signed_in
+
+    site = build_site(tmp_path)
+    client = TestClient(create_app(site.config))
+    headers = _signed_in(client, "alice")  # the claim page read (and cached) the store
+    stop = tmp_path / "stop-holding"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(site.config.db_path), str(stop)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        first = site.single[0]
+        started = time.monotonic()
+        held = client.post(f"/claims/{CLAIM_SINGLE}/studies/{first}/grade", data=GRADE_FORM, headers=headers)
+        elapsed = time.monotonic() - started
+        assert held.status_code == 200 and f"Saved your grade for PMID {first}" in held.text
+        assert 'id="stale-note"' in held.text  # the store changed and is held: served as last read
+        assert elapsed < min(5.0, DEFAULT_WAIT_SECONDS), elapsed
+    finally:
+        stop.touch()
+        _, err = holder.communicate(timeout=60)
+    assert holder.returncode == 0, err
+    second = site.single[1]
+    after = client.post(f"/claims/{CLAIM_SINGLE}/studies/{second}/grade", data=GRADE_FORM, headers=headers)
+    assert after.status_code == 200 and 'id="stale-note"' not in after.text  # read afresh once free
+    assert [e.pmid for e in read_events(site.project_dir, strict=True)] == [first, second]

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flows import config
+
+if TYPE_CHECKING:
+    from flows.project.claims import Project
 
 ProjectArg = Annotated[
     str, typer.Argument(help="Project name under curated/ (e.g. k2-muscle) or a path to its folder.")
@@ -110,6 +113,7 @@ def grades_set(
     from flows.project.claims import load_project
 
     proj = load_project(project)
+    _require_result(proj, claim, pmid)
     if relevance is None:
         relevance = "exclude" if exclude_reason else "include"
     event = GradeEvent(
@@ -123,6 +127,28 @@ def grades_set(
     append_event(proj.dir, event)
     typer.echo(f"saved {event.kind} of {claim} PMID {pmid} by {curator}: {relevance}"
                + (f" {level} {direction}" if relevance == "include" else f" ({exclude_reason})"))
+
+
+def _require_result(proj: Project, claim: str, pmid: str) -> None:
+    """As the sheet import does: a grade is only for a study the claim's search found (in the store)."""
+    from flows.errors import InputError
+    from flows.ids import is_pmid
+    from flows.store.studies import load_studies
+
+    claim_id = proj.claim(claim).id
+    if not is_pmid(pmid):
+        raise InputError(f"PMID {pmid!r} is not a PubMed id (digits only, no leading zero)")
+    if not config.db_path().exists():
+        raise InputError(
+            f"no store at {config.db_path()}: claim '{claim_id}' has no search results yet; "
+            f"run `litgrade refresh {proj.name}` first"
+        )
+    hits = load_studies(config.db_path(), proj.name, [claim_id], details=False).hits
+    if pmid not in set(hits.get(claim_id, ())):
+        raise InputError(
+            f"PMID {pmid} is not among claim '{claim_id}''s search results; grade a study the search found "
+            f"(`litgrade grades export {proj.name} --curator ...` lists them)"
+        )
 
 
 def grades_retract(
@@ -222,19 +248,25 @@ def grades_import(
 
 
 def grades_repair(project: ProjectArg, curator: CuratorOpt) -> None:
-    """Set a torn last line (a write cut off by a crash) aside into <curator>.jsonl.torn-<time>.
+    """Set aside every line of <curator>.jsonl that is not a valid grade event (a torn last line, a git
+    conflict marker, NUL bytes, bad JSON or fields; anywhere in the file) into <curator>.jsonl.bad-<time>,
+    byte for byte; the valid lines stay, in order.
 
     Example: litgrade grades repair k2-muscle --curator alice
     """
-    from flows.curation.journal import repair_torn_line
+    from flows.curation.journal import repair_journal
     from flows.project.claims import load_project
 
     proj = load_project(project)
-    side = repair_torn_line(proj.dir, curator)
-    if side is None:
-        typer.echo(f"{curator}'s grades file has no torn line; nothing to do")
+    done = repair_journal(proj.dir, curator)
+    if done is None:
+        typer.echo(f"every line of {curator}'s grades file is a valid grade event; nothing to do")
     else:
-        typer.echo(f"moved the torn line to {side}; re-enter that grade if it is missing")
+        lines = ", ".join(str(n) for n in done.lines)
+        typer.echo(
+            f"moved {len(done.lines)} bad line(s) ({'line' if len(done.lines) == 1 else 'lines'} {lines}) "
+            f"to {done.side}, kept byte for byte; re-enter any grade that is missing"
+        )
 
 
 def grades_load(project: ProjectArg) -> None:

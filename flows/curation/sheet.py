@@ -75,8 +75,19 @@ class Sheet:
     rows: tuple[tuple[int, dict[str, str]], ...]  # (row number, header → cell), header is row 1
 
 
+# A sheet of a few thousand studies is a few MB; a cell holds a quote or a note, never a book.
+MAX_SHEET_BYTES = 50_000_000
+MAX_CELL_CHARS = 131_072  # 128 KB, the csv module's own default limit, made explicit
+
+
 def read_sheet(path: Path) -> Sheet:
     try:
+        size = path.stat().st_size
+        if size > MAX_SHEET_BYTES:
+            raise InputError(
+                f"{path}: {size:,} bytes, more than the {MAX_SHEET_BYTES:,} a grading sheet may have; "
+                "split it, or export one claim at a time (--claim)"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -84,18 +95,33 @@ def read_sheet(path: Path) -> Sheet:
         raise InputError(
             f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
         ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    required = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in OPTIONAL_COLUMNS]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}:row 1: missing column(s) {', '.join(missing)}; start from `litgrade grades export`"
+    # strict: an unbalanced quote is an error, not the rest of the file swallowed into one cell.
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    previous = csv.field_size_limit(MAX_CELL_CHARS)
+    try:
+        header = reader.fieldnames or []
+        required = [c for c in ("project", "claim", "pmid", *GRADE_COLUMNS) if c not in OPTIONAL_COLUMNS]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise InputError(
+                f"{path}:row 1: missing column(s) {', '.join(missing)}; start from `litgrade grades export`"
+            )
+        rows = tuple(
+            (number, {k: (v or "").strip() for k, v in row.items() if k})
+            for number, row in enumerate(reader, start=2)
         )
-    rows = tuple(
-        (number, {k: (v or "").strip() for k, v in row.items() if k})
-        for number, row in enumerate(reader, start=2)
-    )
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a cell is longer than {MAX_CELL_CHARS:,} characters (128 KB); shorten it"
+        elif "end of data" in reason or "quote" in reason:
+            reason = f'{reason}: a quote (") is not closed; close it or remove it'
+        # line_num counts the lines of the records read whole: the bad record starts on the next one.
+        raise InputError(
+            f"{path}:{reader.line_num + 1}: not a readable CSV: {reason}; nothing was imported"
+        ) from None
+    finally:
+        csv.field_size_limit(previous)
     refs = {r["project"] for _, r in rows if r.get("project")}
     if len(refs) > 1:
         raise InputError(

@@ -65,9 +65,38 @@ def field_path(path: list[str | int]) -> str:
     return out or "(top level)"
 
 
+# claims.yaml and curators.yaml are a few KB; a file past this is not one a person wrote by hand.
+MAX_YAML_BYTES = 1_000_000
+
+
+def refuse_anchors(text: str, source: Path) -> None:
+    """Refuse anchors (&a) and aliases (*a) before anything expands them.
+
+    One pass over the parser's events, which never follows an alias: a 576-byte alias bomb or a
+    recursive alias is answered at its first anchor, at once (composing it would walk each alias
+    again and again, and a recursive one has no end).
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            line = mark.line + 1 if mark is not None else 1
+            raise InputError(
+                f"{source}:{line}: YAML anchors and aliases (&name, *name) are not allowed here; "
+                "write the value out in full"
+            )
+
+
 def load_yaml(text: str, source: Path) -> tuple[Any, YamlLines]:
-    """Parse `text`; syntax errors and repeated keys become an InputError naming `source` and line."""
+    """Parse `text`; syntax errors, anchors/aliases, oversize files and repeated keys become an
+    InputError naming `source` and line."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_YAML_BYTES:
+        raise InputError(
+            f"{source}: {size:,} bytes is more than the {MAX_YAML_BYTES:,} a hand-written YAML file may "
+            "have; is this the right file?"
+        )
     try:
+        refuse_anchors(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

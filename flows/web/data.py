@@ -5,12 +5,19 @@ short read-only connection per request (StoreReader), so a refresh in another pr
 file between requests (flows.store.db.connect waits out its lock).
 
 Re-reading and re-validating every grades file and curators.yaml on each request would dominate the
-grading action's latency, so both are cached keyed on the files' (size, mtime): any change by
-another process (the terminal session, git pull) is seen on the next request. Store reads (a claim's
-PMIDs, articles, suggestions) are cached the same way, keyed on the DuckDB file and its WAL: every
-committed write changes one of them, so a steady-state grading action opens no connection at all,
-and after a refresh writes, the next request reads afresh. STORE_CACHE_SECONDS bounds staleness
-should a write ever leave both files' size and mtime unchanged.
+grading action's latency: curators.yaml is cached keyed on its (size, mtime), and the grades files
+are read incrementally (flows.curation.journal parses only the bytes appended since the last read),
+so any change by another process (another curator, the terminal session, git pull) is seen on the
+next request at the cost of the new lines alone. A curator's file with a bad line is left out (see
+journal.read_journals) and their saves refused with the fix; everyone else keeps grading.
+
+Store reads are cached keyed on the DuckDB file and its WAL: every committed write changes one of
+them, so a steady-state grading action opens no connection at all. After a refresh wrote, the next
+request re-reads what a refresh changes (a claim's PMIDs, its runs) on one connection, tried once
+without waiting: while the refresh holds the file, the cached answer is served (marked stale)
+instead of making the curator wait. Articles and suggestions, rewritten only when PubMed's record
+changed, are kept across a refresh's batches and dropped every ARTICLE_CACHE_SECONDS.
+STORE_CACHE_SECONDS bounds staleness should a write ever leave both files' size and mtime unchanged.
 """
 
 from __future__ import annotations
@@ -32,8 +39,6 @@ from flows.curation.events import GradeEvent
 from flows.curation.journal import (
     append_event,
     curator_files,
-    event_line,
-    grades_path,
     read_events,
 )
 from flows.curation.suggest import Suggestion
@@ -48,8 +53,11 @@ from flows.store.suggestions import get_suggestions
 
 FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
-BUSY_WAIT_SECONDS = 0.25
-PREFETCH_WAIT_SECONDS = 2.0
+BUSY_WAIT_SECONDS = 0.0
+ARTICLE_CACHE_SECONDS = 300.0
+# One try: a prefetch waiting for the file would hold the process lock a request needs.
+PREFETCH_WAIT_SECONDS = 0.0
+PREFETCH_AHEAD = 10
 log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
 T = TypeVar("T")
@@ -71,6 +79,7 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     events_key: FileKey | None = None
     events: list[GradeEvent] = field(default_factory=list)
+    claim_events: dict[str, list[GradeEvent]] = field(default_factory=dict)  # events, per claim
     curators_key: FileKey | None = None
     curators: dict[str, Curator] = field(default_factory=dict)
     store_key: tuple[FileKey, int] | None = None
@@ -79,6 +88,7 @@ class _Cache:
     articles: dict[str, Article | None] = field(default_factory=dict)
     suggestions: dict[str, Suggestion | None] = field(default_factory=dict)
     runs: dict[str, SearchRun | None] = field(default_factory=dict)
+    articles_epoch: int = -1
     prefetching: bool = False
     prefetcher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="litgrade-prefetch")
@@ -112,44 +122,44 @@ def _events_key(config: WebConfig) -> FileKey:
     return _file_key([*_grade_files(config), config.project.dir / CURATORS_FILE])
 
 
-def events(config: WebConfig) -> list[GradeEvent]:
+def events(config: WebConfig, claim_id: str | None = None) -> list[GradeEvent]:
+    """Every curator's events (journal.read_events order), or only those of `claim_id`: every rule
+    of one claim's screen reads only that claim's events, and with 25,000 events in a project
+    running those rules over all of them was most of a grading action's time."""
     cache = config.cache
     with cache.lock:
         key = _events_key(config)
         if cache.events_key != key:
             cache.events = list(read_events(config.project.dir))
             cache.events_key = key
-        return list(cache.events)
+            cache.claim_events.clear()
+        if claim_id is None:
+            return list(cache.events)
+        mine = cache.claim_events.get(claim_id)
+        if mine is None:
+            mine = cache.claim_events[claim_id] = [e for e in cache.events if e.claim == claim_id]
+        return list(mine)
 
 
 def append(config: WebConfig, event: GradeEvent) -> None:
-    """Append through flows.curation.journal (validated, fsync'ed); keep the cache in step when only we
-    wrote."""
+    """Append through flows.curation.journal (validated, fsync'ed). The next read picks the new line
+    up incrementally (journal parses only appended bytes), so nothing is patched in here."""
     cache = config.cache
-    path = grades_path(config.project.dir, event.curator)
     with cache.lock:
-        before = _events_key(config)
-        size_before = path.stat().st_size if path.exists() else 0
-        append_event(config.project.dir, event)
-        after = _events_key(config)
-        grew = path.stat().st_size - size_before == len(event_line(event).encode("utf-8"))
-        if cache.events_key == before and grew:
-            # Same order read_events gives: this event right after the curator's previous ones.
-            last = max((i for i, e in enumerate(cache.events) if e.curator == event.curator), default=None)
-            if last is not None:
-                cache.events.insert(last + 1, event)
-                cache.events_key = after
-                return
-        cache.events_key = None  # someone else wrote too, or a new file: read everything next time
+        try:
+            append_event(config.project.dir, event)
+        finally:
+            cache.events_key = None
+            cache.claim_events.clear()
 
 
 class StoreReader:
     """One read-only connection for one request, opened only when the cache cannot answer.
 
-    When the store changed since the cache was filled, the reader first tries the lock briefly
-    (BUSY_WAIT_SECONDS): if a refresh holds it, what the cache already has is served as is (marked
-    `stale`) instead of making the curator wait for the refresh; only what was never read waits the
-    full time (flows.store.db.connect's retry window).
+    When the store changed since the cache was filled, the reader tries the lock once
+    (BUSY_WAIT_SECONDS, no wait): if a refresh holds it, what the cache already has is served as is
+    (marked `stale`) instead of making the curator wait for the refresh; only what was never read
+    waits the full time (flows.store.db.connect's retry window).
     """
 
     def __init__(self, config: WebConfig, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
@@ -164,6 +174,7 @@ class StoreReader:
             _file_key([db, db.with_name(db.name + ".wal")]),
             int(time.monotonic() // STORE_CACHE_SECONDS),
         )
+        self._article_epoch = int(time.monotonic() // ARTICLE_CACHE_SECONDS)
         with config.cache.lock:
             self._fresh = config.cache.store_key == self._key
 
@@ -183,10 +194,16 @@ class StoreReader:
             cache = self.config.cache
             with cache.lock:
                 cache.store_key = self._key
+                # What a refresh changes on every batch: which studies a claim has, its runs.
                 cache.pmids.clear()
-                cache.articles.clear()
-                cache.suggestions.clear()
                 cache.runs.clear()
+                # A stored article or suggestion is rewritten only when PubMed's record changed:
+                # kept across a refresh's batches (re-reading them after each one was the cost of
+                # grading while a refresh writes), dropped every ARTICLE_CACHE_SECONDS.
+                if cache.articles_epoch != self._article_epoch:
+                    cache.articles.clear()
+                    cache.suggestions.clear()
+                    cache.articles_epoch = self._article_epoch
             self._fresh = True
         return self._con
 
@@ -195,7 +212,7 @@ class StoreReader:
         if self._con is not None:
             return self._con
         if have_stale and not self._busy:
-            try:
+            try:  # one try, no wait: a refresh holding the file must not make the curator wait
                 return self._open(BUSY_WAIT_SECONDS)
             except StoreBusyError:
                 self._busy = True
@@ -264,14 +281,17 @@ class StoreReader:
         return self._cached(self.config.cache.suggestions, list(pmids), get_suggestions)
 
     def study(self, pmid: str, upcoming: Sequence[str]) -> tuple[Article | None, Suggestion | None]:
-        """One study's article and suggestion. On a cache miss the `upcoming` studies are read in
-        the background, so the next grading actions are answered without opening the store and
-        this one does not pay for parsing them."""
+        """One study's article and suggestion. When this one or any of the next PREFETCH_AHEAD
+        `upcoming` studies is not cached, the upcoming studies are read in the background: the
+        curator reaches them with the store never opened for them, even if a refresh holds it by
+        then, and this action does not pay for parsing them."""
         cache = self.config.cache
+        ahead = [p for p in upcoming[:PREFETCH_AHEAD] if p != pmid]
         with cache.lock:
             cached = pmid in cache.articles and pmid in cache.suggestions
+            near = all(p in cache.articles and p in cache.suggestions for p in ahead)
         found = self.articles([pmid]).get(pmid), self.suggestions([pmid]).get(pmid)
-        if not cached and upcoming:
+        if not (cached and near) and upcoming:
             with cache.lock:
                 start, cache.prefetching = not cache.prefetching, True
             if start:  # one warm-up at a time: cold actions during a refresh must not pile them up

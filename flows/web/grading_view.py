@@ -148,7 +148,7 @@ def screen_state(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
 ) -> ScreenState:
     project = config.project
-    events = grading.Replayed(data.events(config), adjudicators(config))
+    events = grading.Replayed(data.events(config, claim.id), adjudicators(config))  # this claim only
     pmids = store.claim_pmids(claim.id)
     roles = adjudicators(config)
     todo = my_queue(config, events, claim, curator, pmids)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from flows.curation.events import GradeEvent
 from flows.curation.journal import now_timestamp
 from flows.curation.save import KEY_PATTERN, save_once
+from flows.errors import LitgradeError
 from flows.project.claims import Claim
 from flows.web import data
 from flows.web.deps import Checked, ClaimOf, Grade, Htmx, SignedInPage, WebApp, role, study_of
@@ -83,11 +84,18 @@ def grade(
     if form.key is not None and not KEY_PATTERN.fullmatch(form.key):
         raise HTTPProblem(400, "This form carries a broken save key; reload the page and grade again.")
     event = form.event(claim.id, pmid, session.curator, now_timestamp())
-    if form.key is None:
-        data.append(config, event)
-        written = True
-    else:
-        written = save_once(save_keys_path(app), form.key, event, lambda e: data.append(config, e))
+    try:
+        if form.key is None:
+            data.append(config, event)
+            written = True
+        else:
+            written = save_once(save_keys_path(app), form.key, event, lambda e: data.append(config, e))
+    except LitgradeError as exc:  # a full disk, a quarantined grades file: nothing written; say so
+        with data.StoreReader(config) as store:
+            state = screen_state(config, store, claim, session.curator, pmid)
+        return app.render(
+            request, "_study.html", status=422, claim=claim, state=state, message=f"Not saved: {exc}"
+        )
     message = (
         f"Saved your grade for PMID {pmid}." if written else f"Already saved: your grade for PMID {pmid}."
     )
