@@ -30,9 +30,13 @@ APPRAISAL = {
 }
 
 
-def test_grades_set_records_every_appraisal_field(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_grades_set_records_every_appraisal_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tmp_db: Path
+) -> None:
     folder = write_project(tmp_path)
-    pmid = k2_articles(1)[0].pmid
+    article = k2_articles(1)[0]
+    pmid = article.pmid
+    build_store(tmp_db, folder.name, {CLAIM: [article]})  # grades set checks the PMID is a result
     options = [x for k, v in APPRAISAL.items() for x in (f"--{k.replace('_', '-')}", v)]
     ok = run_cli(
         capsys,

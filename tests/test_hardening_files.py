@@ -240,7 +240,9 @@ GRADE_FORM = {"relevance": "include", "level": "rct", "direction": "supports"}
 
 def test_web_save_on_a_full_disk_and_with_a_damaged_file_says_why(tmp_path: Path) -> None:
     site = build_site(tmp_path)
-    alice, bob = TestClient(create_app(site.config)), TestClient(create_app(site.config))
+    loopback = "http://127.0.0.1"  # the app answers loopback Host names only
+    alice = TestClient(create_app(site.config), base_url=loopback)
+    bob = TestClient(create_app(site.config), base_url=loopback)
     alice_headers, bob_headers = _signed_in(alice, "alice"), _signed_in(bob, "bob")
     first, second = site.single[0], site.single[1]
     url = f"/claims/{CLAIM_SINGLE}/studies/{{}}/grade"

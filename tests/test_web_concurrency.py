@@ -143,7 +143,7 @@ def test_a_grading_action_never_waits_for_a_refresh_holding_the_store(tmp_path: 
     from tests.test_hardening_files import GRADE_FORM, _signed_in
 
     site = build_site(tmp_path)
-    client = TestClient(create_app(site.config))
+    client = TestClient(create_app(site.config), base_url="http://127.0.0.1")  # loopback Host only
     headers = _signed_in(client, "alice")  # the claim page read (and cached) the store
     stop = tmp_path / "stop-holding"
     holder = subprocess.Popen(
