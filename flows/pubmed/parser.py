@@ -31,6 +31,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from flows.errors import LitgradeError
+from flows.ids import is_pmid
 from flows.pubmed.dates import iso_date, pub_date
 from flows.pubmed.records import (
     AbstractSection,
@@ -261,7 +262,7 @@ def _record(elem: etree._Element) -> Article | ParseProblem:
     else:
         main = elem if tag == "MedlineCitation" else top.get("MedlineCitation")
     pmid = _t(_index(main), "PMID") or ""
-    if not pmid.isdigit():
+    if not is_pmid(pmid):  # whole-match: no leading zeros, no non-ASCII digits
         return ParseProblem(pmid or None, f"{tag} without a usable PMID ({pmid or 'missing'}); skipped")
     assert main is not None
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from flows.errors import FetchError
+from flows.ids import is_pmid
 from flows.sources.eutils.http import RetryableResponse
 
 _PARSER = etree.XMLParser(
@@ -57,7 +58,7 @@ def parse_esearch(body: bytes, term: str) -> ESearchPage:
     count = root.findtext("Count")
     if count is None or not count.strip().isdigit():
         raise RetryableResponse("ESearch answer has no Count")
-    ids = tuple(t for t in (_text(e) for e in root.iterfind("IdList/Id")) if t.isdigit())
+    ids = tuple(t for t in (_text(e) for e in root.iterfind("IdList/Id")) if is_pmid(t))
     translations = tuple(
         (_text(t.find("From")), _text(t.find("To"))) for t in root.iterfind("TranslationSet/Translation")
     )
