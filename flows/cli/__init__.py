@@ -24,9 +24,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from flows.cli import classify, demo, grading, living, mirror, pipeline, web
+    from flows.cli import classify, demo, grading, living, mirror, pipeline, server, web
 
-    for module in (pipeline, grading, mirror, demo, classify, living, web):
+    for module in (pipeline, grading, mirror, demo, classify, living, server, web):
         module.register(app)
 
 
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="litgrade")
     except LitgradeError as exc:
-        typer.echo(f"litgrade: {exc}", err=True)
+        from flows.pubmed.text import strip_controls
+
+        typer.echo(f"litgrade: {strip_controls(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("litgrade: interrupted; everything saved so far is kept", err=True)
