@@ -32,7 +32,7 @@ def update(
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
     from flows import config
-    from flows.cli.pipeline import check_store, say
+    from flows.cli.pipeline import check_runner_early, check_store, say
     from flows.pipeline.lock import ensure_free
     from flows.pipeline.server import use_prefect_server
     from flows.project.claims import load_project
@@ -41,6 +41,7 @@ def update(
     # Refuse before Prefect starts (or is imported): a clear message, nothing written.
     config.source_spec(source)
     store = check_store()
+    check_runner_early(runner)
     ensure_free(proj.name)
     use_prefect_server()
     spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from flows import config
-from flows.errors import ConfigError, LitgradeError
+from flows.errors import ConfigError, InputError, LitgradeError
 
 RunnerOpt = Annotated[
     str,
@@ -47,6 +47,7 @@ def refresh(
     proj = load_project(project)
     config.source_spec(source)
     store = check_store()
+    check_runner_early(runner)
     ensure_free(proj.name)
     use_prefect_server()
     spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
@@ -116,6 +117,19 @@ class CleanProgress:
 
     def claim_finished(self, claim_id: str, line: str) -> None:
         self.inner.claim_finished(self.strip(claim_id), self.strip(line))
+
+
+def check_runner_early(runner: str) -> None:
+    """The runner refused before anything starts. Dask stays tied to a Prefect server the user runs
+    (PREFECT_API_URL): its worker processes report to it; the local per-data-folder server is not
+    offered to them. refresh.check_runner says the same once Prefect is loaded."""
+    if runner not in ("threads", "dask"):
+        raise InputError(f"unknown runner '{runner}': use one of threads, dask")
+    if runner == "dask" and not config.prefect_server_paces():
+        raise ConfigError(
+            "--runner dask needs a Prefect server (tasks run in other processes): run "
+            "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
 
 
 def check_store() -> Path:
