@@ -22,8 +22,11 @@ def status() -> None:
     info = server.running()
     if info is None:
         recorded = server.read_info()
-        typer.echo("no local Prefect server running" + (" (a stale record was left)" if recorded else "")
-                   + f"; the next refresh starts one (log: {server.log_path()})")
+        typer.echo(
+            "no local Prefect server running"
+            + (" (a stale record was left)" if recorded else "")
+            + f"; the next refresh starts one (log: {server.log_path()})"
+        )
         return
     typer.echo(
         f"local Prefect server running at {info.url} (keeper pid {info.pid}, since {info.started_at}); "

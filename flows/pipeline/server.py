@@ -244,9 +244,7 @@ def _launch(home: Path) -> ServerInfo:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: a Ctrl-C in the shell does not reach it
         )
-    info = ServerInfo(
-        keeper.pid, port, url, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), str(home)
-    )
+    info = ServerInfo(keeper.pid, port, url, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), str(home))
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not ready(url, timeout=1.0):
         if keeper.poll() is not None or time.monotonic() > deadline:
@@ -288,8 +286,10 @@ def ensure_server(say: Callable[[str], None] = _say) -> ServerInfo:
         db = database_path()
         if not database_openable(db):
             moved = set_aside_database(db)
-            say(f"Prefect's state {db} could not be opened; set aside as {moved.name} and re-created "
-                "(it holds no project data)")
+            say(
+                f"Prefect's state {db} could not be opened; set aside as {moved.name} and re-created "
+                "(it holds no project data)"
+            )
             return _launch(home)
         try:
             return _launch(home)
@@ -297,8 +297,10 @@ def ensure_server(say: Callable[[str], None] = _say) -> ServerInfo:
             if not db.exists():
                 raise
             moved = set_aside_database(db)
-            say(f"Prefect's state {db} could not be opened or migrated; set aside as {moved.name} and "
-                "re-created (it holds no project data)")
+            say(
+                f"Prefect's state {db} could not be opened or migrated; set aside as {moved.name} and "
+                "re-created (it holds no project data)"
+            )
             return _launch(home)
 
 
