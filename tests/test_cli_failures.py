@@ -120,7 +120,7 @@ def test_failed_claims_are_one_line_each_with_control_characters_stripped(data: 
     lines = [ln for ln in output.splitlines() if ln.strip()]
     assert len(lines) <= 23, output  # a line per claim and the summary
     assert sum("claim-" in ln and "failed" in ln for ln in answer.stderr.splitlines()) >= 20
-    assert "bad request" in output  # the server's words, minus its escape codes
+    assert "HTTP 400 (bad request)" in output  # the server's words, its escape sequences removed whole
     assert (data / "prefect-server" / "prefect.log").exists()  # where Prefect's own lines went
 
 
@@ -171,3 +171,10 @@ def test_a_signal_stops_a_refresh_within_5_s_and_marks_its_runs_interrupted(
     status = litgrade(env, "status", str(project), timeout=60)
     assert status.stdout.count("] interrupted") == 2, status.stdout
     assert "running" not in status.stdout
+
+
+def test_whole_escape_sequences_are_removed_not_just_their_esc_byte() -> None:
+    from flows.cli.pipeline import printable
+
+    hostile = "HTTP 400 (\x1b]0;owned\x07\x1b[2J\x1b[31mbad\x1b[0m \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x1bc\x1b(Bok\x00\x07)"
+    assert printable(hostile) == "HTTP 400 (bad link ok)"

@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="litgrade")
     except LitgradeError as exc:
-        from flows.pubmed.text import strip_controls
+        from flows.cli.pipeline import printable
 
-        typer.echo(f"litgrade: {strip_controls(str(exc))}", err=True)
+        typer.echo(f"litgrade: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("litgrade: interrupted; everything saved so far is kept", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -90,20 +91,33 @@ class ClaimsIncompleteError(LitgradeError):
     exit_code = 1
 
 
-def say(line: str, *, err: bool = False) -> None:
-    """Print one line with any control characters (terminal escapes from a server) removed."""
+# Whole terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \`, `ESC c`, …), so no
+# "[31m" residue is left once strip_controls drops the ESC byte itself.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b[ -/]*[0-~]"  # the other ESC sequences (ESC c, ESC ( B, …)
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+
+
+def printable(text: str) -> str:
+    """Outside text (a server's error body, a record's title) safe to print to a terminal."""
     from flows.pubmed.text import strip_controls
 
-    typer.echo(strip_controls(line), err=err)
+    return strip_controls(_ESCAPES.sub("", text))
+
+
+def say(line: str, *, err: bool = False) -> None:
+    """Print one line with any control characters (terminal escapes from a server) removed."""
+    typer.echo(printable(line), err=err)
 
 
 class CleanProgress:
     """A progress sink that strips control characters from the per-claim lines before they print."""
 
     def __init__(self, inner: Any) -> None:
-        from flows.pubmed.text import strip_controls
-
-        self.strip = strip_controls
+        self.strip = printable
         self.inner = inner
 
     def started(self, claims: int) -> None:
