@@ -323,11 +323,11 @@ def use_prefect_server(say: Callable[[str], None] = _say) -> str | None:
     """
     if "prefect" in sys.modules:
         return None  # Prefect already read its settings here (a test harness or an embedding program)
+    config.quiet_prefect_environment()
+    config.prefect_logs_to_file(server_dir() / "prefect.log")
     chosen = mode()
     if chosen == "external":
         return os.environ["PREFECT_API_URL"]
-    config.quiet_prefect_environment()
-    config.prefect_logs_to_file(server_dir() / "prefect.log")
     if chosen == "ephemeral":
         return None
     info = ensure_server(say)
