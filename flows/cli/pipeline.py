@@ -46,6 +46,8 @@ def refresh(
 
     # Everything a person can fix is answered before Prefect starts (or is even imported).
     proj = load_project(project)
+    if claim:
+        proj.claim(claim)  # an unknown claim id is refused here, not inside the flow
     config.source_spec(source)
     store = check_store()
     check_runner_early(runner)
@@ -63,7 +65,8 @@ def refresh(
     terminal = sys.stderr.isatty()
     progress.set_sink(CleanProgress(progress.TerminalProgress() if terminal else progress.LogProgress()))
     try:
-        with interruptible(proj.name, store), project_lock(proj.name):
+        # The lock outermost: the open runs are marked while this process still holds it.
+        with project_lock(proj.name), interruptible(proj.name, store):
             summary = refresh_flow(project=str(proj.dir), claim=claim, source=spec, run_time=when)
     finally:
         progress.set_sink(None)
