@@ -55,7 +55,9 @@ def refresh(
     use_prefect_server()
     spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
 
-    from flows.cli.interrupt import interruptible
+    from flows.cli.interrupt import block_sigterm, interruptible
+
+    block_sigterm()  # before Prefect's threads exist: a SIGTERM reaches only our waiting thread
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner
     from flows.tui import progress
