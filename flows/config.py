@@ -60,6 +60,46 @@ def quiet_prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
+def prefect_logs_to_file(log_file: Path) -> Path:
+    """Prefect's own log lines (flow and task states, tracebacks) go to `log_file`, not the terminal.
+
+    Writes a logging config beside it (Prefect's shipped one with its console and debug handlers
+    replaced by a file handler) and points PREFECT_LOGGING_SETTINGS_PATH at it, unless already set.
+    Must run before prefect is imported. The CLI prints its own one-line outcome per claim.
+    """
+    import importlib.util
+
+    import yaml
+
+    if os.environ.get("PREFECT_LOGGING_SETTINGS_PATH"):
+        return Path(os.environ["PREFECT_LOGGING_SETTINGS_PATH"])
+    found = importlib.util.find_spec("prefect")
+    locations = list(found.submodule_search_locations or []) if found else []
+    if not locations:
+        return log_file
+    shipped = Path(locations[0]) / "logging" / "logging.yml"
+    settings = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    for name in ("console", "debug"):
+        handler = settings["handlers"][name]
+        settings["handlers"][name] = {
+            "level": handler.get("level", 0),
+            "class": "logging.FileHandler",
+            "formatter": handler.get("formatter", "standard"),
+            "filename": str(log_file),
+            "encoding": "utf-8",
+            "delay": True,
+        }
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    target = log_file.with_name("logging.yml")
+    text = yaml.safe_dump(settings, sort_keys=False)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        from flows.atomic import write_atomic
+
+        write_atomic(target, text)
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
+    return target
+
+
 def prefect_server_paces() -> bool:
     """A Prefect server (PREFECT_API_URL) holds the NCBI pace for every process unless
     LITGRADE_GLOBAL_PACE=off (a server no other process shares, or a measurement of the per-process

@@ -24,6 +24,8 @@ os.environ["LITGRADE_DB"] = str(_SESSION_DATA / "session.duckdb")
 os.environ["LITGRADE_MIRROR"] = str(_SESSION_DATA / "mirror.duckdb")
 os.environ.setdefault("NCBI_EMAIL", "tests@litgrade.invalid")
 os.environ.pop("NCBI_API_KEY", None)
+# A local Prefect server started by a test's subprocess must not outlive the session by an hour.
+os.environ.setdefault("LITGRADE_SERVER_IDLE_MINUTES", "1")
 # Never NCBI: a test that forgets to point at the stand-in fails fast on a closed port.
 os.environ["LITGRADE_EUTILS_URL"] = "http://127.0.0.1:9/entrez/eutils/"
 

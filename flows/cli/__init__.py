@@ -24,9 +24,9 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from flows.cli import classify, curator, demo, grading, living, mirror, pipeline, web
+    from flows.cli import classify, curator, demo, grading, living, mirror, pipeline, server, web
 
-    for module in (pipeline, grading, mirror, demo, classify, living, web, curator):
+    for module in (pipeline, grading, mirror, demo, classify, living, server, web, curator):
         module.register(app)
 
 
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="litgrade")
     except LitgradeError as exc:
-        typer.echo(f"litgrade: {exc}", err=True)
+        from flows.cli.pipeline import printable
+
+        typer.echo(f"litgrade: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("litgrade: interrupted; everything saved so far is kept", err=True)

@@ -30,6 +30,10 @@ def demo(
 
     Example: litgrade demo
     """
+    from flows.pipeline.server import use_prefect_server
+
+    use_prefect_server()
+
     from flows.pipeline.demo import run_demo
 
     summary = run_demo(out.resolve() if out else None)

@@ -32,24 +32,34 @@ def update(
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
     from flows import config
+    from flows.cli.pipeline import check_runner_early, check_store, say
     from flows.pipeline.lock import ensure_free
-    from flows.pipeline.refresh import check_runner, parse_run_time
+    from flows.pipeline.server import use_prefect_server
     from flows.project.claims import load_project
 
     proj = load_project(project)
-    # Refuse before Prefect starts: a clear message, nothing written.
-    spec = config.source_spec(source)
+    # Refuse before Prefect starts (or is imported): a clear message, nothing written.
+    config.source_spec(source)
+    store = check_store()
+    check_runner_early(runner)
+    ensure_free(proj.name)
+    use_prefect_server()
+    spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
+
+    from flows.cli.interrupt import block_sigterm, interruptible
+
+    block_sigterm()  # before Prefect's threads exist: a SIGTERM reaches only our waiting thread
+    from flows.pipeline.living import living_refresh
+    from flows.pipeline.refresh import check_runner, parse_run_time
+
     when = parse_run_time(run_time)
     chosen = check_runner(runner)
-    ensure_free(proj.name)
-
-    from flows.pipeline.living import living_refresh
-
-    summary = living_refresh(
-        project=str(proj.dir), source=spec, run_time=when, reports_dir=reports_dir, runner=chosen
-    )
-    typer.echo(f"digest: {summary.digest_path}")
-    typer.echo(summary.digest_path.read_text(encoding="utf-8").strip())
+    with interruptible(proj.name, store):
+        summary = living_refresh(
+            project=str(proj.dir), source=spec, run_time=when, reports_dir=reports_dir, runner=chosen
+        )
+    say(f"digest: {summary.digest_path}")
+    say(summary.digest_path.read_text(encoding="utf-8").strip())
 
 
 def schedule(

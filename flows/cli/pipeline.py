@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from flows import config
+from flows.errors import ConfigError, InputError, LitgradeError
 
 RunnerOpt = Annotated[
     str,
@@ -38,31 +41,132 @@ def refresh(
     Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle
     --claim k2-reduces-muscle-cramps-older-adults
     """
+    from flows.pipeline.lock import ensure_free
+    from flows.pipeline.server import use_prefect_server
+    from flows.project.claims import load_project
+
+    # Everything a person can fix is answered before Prefect starts (or is even imported).
+    proj = load_project(project)
+    if claim:
+        proj.claim(claim)  # an unknown claim id is refused here, not inside the flow
+    config.source_spec(source)
+    store = check_store()
+    check_runner_early(runner)
+    ensure_free(proj.name)
+    use_prefect_server()
+    spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
+
+    from flows.cli.interrupt import block_sigterm, interruptible
+
+    block_sigterm()  # before Prefect's threads exist: a SIGTERM reaches only our waiting thread
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner
-    from flows.project.claims import load_project
     from flows.tui import progress
 
-    proj = load_project(project)  # validate before Prefect starts
-    spec = config.source_spec(source)
     when = parse_run_time(run_time)
     refresh_flow = refresh_with_runner(check_runner(runner))
-    progress.set_sink(progress.TerminalProgress() if sys.stderr.isatty() else progress.LogProgress())
+    terminal = sys.stderr.isatty()
+    progress.set_sink(CleanProgress(progress.TerminalProgress() if terminal else progress.LogProgress()))
     try:
-        with project_lock(proj.name):
+        # The lock outermost: the open runs are marked while this process still holds it.
+        with project_lock(proj.name), interruptible(proj.name, store):
             summary = refresh_flow(project=str(proj.dir), claim=claim, source=spec, run_time=when)
     finally:
         progress.set_sink(None)
-        if sys.stderr.isatty():
+        if terminal:
             sys.stderr.write("\r\x1b[2K")
     fetched = sum(c.fetched for c in summary.claims)
     new = sum(len(c.new_hits) for c in summary.claims)
-    typer.echo(
+    say(
         f"refreshed {len(summary.claims)} claim(s) of {summary.project}: {new} new hit(s), "
-        f"{fetched} record(s) fetched; {summary.stats_line()}; store: {config.db_path()}"
+        f"{fetched} record(s) fetched; {summary.stats_line()}; store: {store}"
     )
     for problem in summary.problems:
-        typer.echo(f"skipped a record the parser could not read: {problem}", err=True)
+        say(f"skipped a record the parser could not read: {problem}", err=True)
+    incomplete = [c.claim_id for c in summary.claims if c.status != "completed"]
+    if incomplete:
+        raise ClaimsIncompleteError(
+            f"{len(incomplete)} of {len(summary.claims)} claims incomplete ({', '.join(incomplete)}): "
+            "some records were not fetched — the next refresh fetches them"
+        )
+
+
+class ClaimsIncompleteError(LitgradeError):
+    """Some claims ended incomplete (records not fetched); the next refresh resumes them."""
+
+    exit_code = 1
+
+
+# Whole terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \`, `ESC c`, …), so no
+# "[31m" residue is left once strip_controls drops the ESC byte itself.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b[ -/]*[0-~]"  # the other ESC sequences (ESC c, ESC ( B, …)
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+
+
+def printable(text: str) -> str:
+    """Outside text (a server's error body, a record's title) safe to print to a terminal."""
+    from flows.pubmed.text import strip_controls
+
+    return strip_controls(_ESCAPES.sub("", text))
+
+
+def say(line: str, *, err: bool = False) -> None:
+    """Print one line with any control characters (terminal escapes from a server) removed."""
+    typer.echo(printable(line), err=err)
+
+
+class CleanProgress:
+    """A progress sink that strips control characters from the per-claim lines before they print."""
+
+    def __init__(self, inner: Any) -> None:
+        self.strip = printable
+        self.inner = inner
+
+    def started(self, claims: int) -> None:
+        self.inner.started(claims)
+
+    def claim_searched(self, claim_id: str, found: int) -> None:
+        self.inner.claim_searched(self.strip(claim_id), found)
+
+    def records_fetched(self, count: int) -> None:
+        self.inner.records_fetched(count)
+
+    def claim_finished(self, claim_id: str, line: str) -> None:
+        self.inner.claim_finished(self.strip(claim_id), self.strip(line))
+
+
+def check_runner_early(runner: str) -> None:
+    """The runner refused before anything starts. Dask stays tied to a Prefect server the user runs
+    (PREFECT_API_URL): its worker processes report to it; the local per-data-folder server is not
+    offered to them. refresh.check_runner says the same once Prefect is loaded."""
+    if runner not in ("threads", "dask"):
+        raise InputError(f"unknown runner '{runner}': use one of threads, dask")
+    if runner == "dask" and not config.prefect_server_paces():
+        raise ConfigError(
+            "--runner dask needs a Prefect server (tasks run in other processes): run "
+            "`prefect server start --host 127.0.0.1` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+
+def check_store() -> Path:
+    """The store's path, refused in one line when it cannot be written there."""
+    path = config.db_path()
+    if path.is_dir():
+        raise ConfigError(f"the store {path} is a folder, not a DuckDB file: set LITGRADE_DB to a file path")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the store's folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        raise ConfigError(
+            f"the store {path} is not writable by this user: fix its permissions or set LITGRADE_DB"
+        )
+    return path
 
 
 def report(
@@ -95,7 +199,7 @@ def status(project: ProjectArg = "k2-muscle") -> None:
 
     proj = load_project(project)
     for line in project_status(proj, Path(config.db_path())):
-        typer.echo(line)
+        say(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -56,6 +56,17 @@ def start_search_run(
     return int(row[0])
 
 
+def interrupt_open_runs(con: duckdb.DuckDBPyConnection, project: str, reason: str) -> int:
+    """Mark the project's runs still "running" as interrupted (the project lock says they are this
+    process's own); return how many."""
+    rows = con.execute(
+        "UPDATE search_runs SET status = 'interrupted', error = ?, finished_at = ? "
+        "WHERE project = ? AND status = 'running' RETURNING run_id",
+        [reason, dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0), project],
+    ).fetchall()
+    return len(rows)
+
+
 def record_search_result(
     con: duckdb.DuckDBPyConnection, run_id: int, result: SearchResult, new_pmids: int
 ) -> None:
