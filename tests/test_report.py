@@ -40,9 +40,10 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     project, db, out = report_setup
     summary = write_project_reports(project, db, out)
     names = {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps", "index") for x in ("html", "md", "json")}
+    names |= {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps") for x in ("prisma.svg", "prisma2020.csv")}
     assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()}
     lines = summary.lines()
-    assert lines[0].startswith(f"wrote 9 files for 2 claim(s) of {PROJECT}")
+    assert lines[0].startswith(f"wrote 13 files for 2 claim(s) of {PROJECT}")
     assert "- k2-vessels: Strong (strong; 4 included, 2 to grade, 1 in conflict)" in lines
     assert "- k2-cramps: Preliminary (single-human; 1 included, 1 to grade)" in lines
     vessels = load(out, "k2-vessels.json")
@@ -205,7 +206,7 @@ def test_hostile_text_never_becomes_markup(report_setup: Setup) -> None:  # noqa
                 )
         for el in doc.xpath("//a[@href]"):
             assert el.get("href").startswith(("https://", "http://", "#")) or el.get("href").endswith(
-                (".html", ".md", ".json")
+                (".html", ".md", ".json", ".svg", ".csv")
             )
     vessels = _parsed((out / "k2-vessels.html").read_text())
     title = vessels.xpath("//*[@id='pmid-1002']//p[@class='cite']/strong")[0]
@@ -378,7 +379,7 @@ def test_report_is_read_only_on_the_store(report_setup: Setup) -> None:  # noqa:
         summary = write_project_reports(project, db, out)
     finally:
         holder.communicate("", timeout=30)
-    assert len(summary.files) == 9
+    assert len(summary.files) == 13
     assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
@@ -490,4 +491,4 @@ def test_identical_across_processes_with_different_hash_seeds(report_setup: Setu
         subprocess.run([sys.executable, "-c", code, str(project.dir), str(db), str(out)], check=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent, timeout=120)  # fmt: skip
         outs.append(snapshot(out))
-    assert outs[0] == outs[1] and len(outs[0]) == 9
+    assert outs[0] == outs[1] and len(outs[0]) == 13

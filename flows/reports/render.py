@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from flows.pubmed import markup
 from flows.reports.charts import DIRECTION_COLORS, matrix_chart, ratings_chart
+from flows.reports.prisma import prisma_svg
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~!{}#])")
@@ -100,6 +101,7 @@ def environment() -> Environment:
         when=when,
         matrix_chart=lambda m: Markup(matrix_chart(m)),
         ratings_chart=lambda r: Markup(ratings_chart(r)),
+        prisma_svg=lambda r: Markup(prisma_svg(r)),
     )
     env.globals["direction_colors"] = DIRECTION_COLORS
     return env

@@ -25,6 +25,7 @@ from flows.ids import is_slug
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
+from flows.reports.prisma import prisma2020_csv, prisma_svg_file
 from flows.reports.render import render_claim, render_scorecard
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
@@ -150,12 +151,22 @@ def build_project_reports(
     return reports, build_scorecard(project.name, project.article, reports, rules)
 
 
+def prisma_files(report: dict[str, Any]) -> dict[str, str]:
+    """A claim's PRISMA 2020 diagram as a standalone .svg, and its numbers as the PRISMA2020 app's CSV."""
+    claim_id = report["claim"]["id"]
+    return {
+        f"{claim_id}.prisma.svg": prisma_svg_file(report),
+        f"{claim_id}.prisma2020.csv": prisma2020_csv(report),
+    }
+
+
 def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
     """file name → text, for every file of a project's reports."""
     files: dict[str, str] = {}
     for report in reports:
         for fmt, text in render_claim(report).items():
             files[f"{report['claim']['id']}.{fmt}"] = text
+        files.update(prisma_files(report))
     for fmt, text in render_scorecard(scorecard).items():
         files[f"index.{fmt}"] = text
     return files
