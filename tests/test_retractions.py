@@ -123,3 +123,32 @@ def test_living_run_flags_by_doi_only_and_by_pmid_only_naming_retraction_watch(
 def _title(db: Path, pmid: str) -> str:
     (title,) = rows(db, f"SELECT title FROM articles WHERE pmid = '{pmid}'")[0]
     return str(title).replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]")
+
+
+def test_k2_snapshot_takes_retractions_from_the_retraction_watch_file_not_from_prose(tmp_path: Path) -> None:
+    from flows.pipeline.k2_snapshot import build_snapshot
+    from flows.pubmed.parser import parse_articles
+
+    corpus = tmp_path / "records.jsonl"
+    prose = "Small trial. PubMed lists this article as retracted."
+    corpus.write_text(
+        '{"pmid": "111", "title": "Prose only", "journal": "J", "year": 2001, "publication_types": [],'
+        f' "mesh_terms": [], "summary": "{prose}"}}\n'
+        '{"pmid": "222", "title": "Listed", "journal": "J", "year": 2002, "publication_types": [],'
+        ' "mesh_terms": [], "summary": "A trial."}\n',
+        encoding="utf-8",
+    )
+    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    rw = tmp_path / "rw.csv"
+    rw.write_text(
+        f"{header}\n1,Listed,,,J,,,,,,,,0,,,222,Retraction,,,written for a test,\n", encoding="utf-8"
+    )
+    out = tmp_path / "snapshot.xml"
+    assert build_snapshot(corpus, out, rw) == 2
+    retracted = {a.pmid: a.is_retracted for a in parse_articles(out)}
+    assert retracted == {"111": False, "222": True}
+    rw.write_text(
+        f"{header}\n1,Other,,,J,,,,,,,,0,,,333,Retraction,,,written for a test,\n", encoding="utf-8"
+    )
+    build_snapshot(corpus, out, rw)  # a PMID outside the corpus (a whole Retraction Watch file) is fine
+    assert {a.pmid: a.is_retracted for a in parse_articles(out)} == {"111": False, "222": False}
