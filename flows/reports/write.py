@@ -9,9 +9,14 @@ JSON is read before it is replaced: that is what "changes since the previous rep
 
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
+import os
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
 from flows.reports.prisma import prisma2020_csv, prisma_svg_file
-from flows.reports.render import render_claim, render_scorecard
+from flows.reports.render import render_claim, render_json, render_scorecard
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
@@ -54,6 +59,7 @@ class ReportSummary:
     claims: tuple[ClaimLine, ...]
     evidence_as_of: str | None
     snapshot_notes: tuple[str, ...] = ()
+    unchanged: int = 0  # claims whose files were already up to date (not rendered again)
 
     def lines(self) -> list[str]:
         """What the CLI prints: where the reports are, then one line per claim."""
@@ -66,6 +72,7 @@ class ReportSummary:
             f"wrote {len(self.files)} files for {len(self.claims)} claim(s) of {self.project} to "
             f"{self.out_dir} ({tally or 'no claims'}); "
             f"evidence as of {self.evidence_as_of or 'never searched'}"
+            + (f"; {self.unchanged} claim(s) unchanged, not rendered again" if self.unchanged else "")
         ]
         out.extend(self.snapshot_notes)
         for c in self.claims:
@@ -161,12 +168,10 @@ def prisma_files(report: dict[str, Any]) -> dict[str, str]:
 
 
 def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
-    """file name → text, for every file of a project's reports."""
+    """file name → text, for every file of a project's reports (all rendered, in this process)."""
     files: dict[str, str] = {}
     for report in reports:
-        for fmt, text in render_claim(report).items():
-            files[f"{report['claim']['id']}.{fmt}"] = text
-        files.update(prisma_files(report))
+        files.update(_claim_files(report))
     for fmt, text in render_scorecard(scorecard).items():
         files[f"index.{fmt}"] = text
     return files
@@ -179,6 +184,7 @@ def write_project_reports(
     *,
     snapshot_note: str | None = None,
     previous_dir: Path | None = None,
+    workers: int | None = None,
 ) -> ReportSummary:
     """Write reports/<project>/<claim>.{html,md,json} and index.{html,md,json}; say what was written.
 
@@ -186,18 +192,21 @@ def write_project_reports(
     with the snapshot's record count); a run's own `snapshot_note` (JSON source_detail) wins over it.
     `previous_dir` (default `out_dir`) holds the reports that "changes since the previous report"
     compare with: pass the published folder when writing into a staging one.
+    Claims whose report is unchanged since the last write into `out_dir` are not rendered again
+    (see render_changed); `workers` processes render the rest (default: by CPU count and claims).
     """
     proj = project if isinstance(project, Project) else load_project(project)
     out_dir = Path(out_dir)
     previous = Path(previous_dir) if previous_dir is not None else out_dir
     reports, scorecard = build_project_reports(proj, Path(db_path), previous, snapshot_note=snapshot_note)
-    files = render_all(reports, scorecard)  # everything rendered before the first byte is written
-    written = [out_dir / name for name in sorted(files)]
-    write_files_atomic({out_dir / name: files[name] for name in sorted(files)})
+    # everything rendered before the first byte is written
+    files, skipped = render_changed(reports, scorecard, out_dir, workers=workers)
+    written = [out_dir / name for name in files if name != RENDER_STATE]
+    write_files_atomic({out_dir / name: text for name, text in files.items()})
     return ReportSummary(
         project=proj.name,
         out_dir=out_dir,
-        files=tuple(written),
+        files=tuple(sorted(written)),
         claims=tuple(
             ClaimLine(
                 claim_id=r["claim"]["id"],
@@ -212,4 +221,88 @@ def write_project_reports(
         ),
         evidence_as_of=scorecard["evidence_as_of"],
         snapshot_notes=tuple(scorecard["snapshot_notes"]),
+        unchanged=skipped,
     )
+
+
+# -- rendering only what changed ----------------------------------------------------------------
+
+RENDER_STATE = ".litgrade-render"  # JSON beside the reports: what each claim's files were rendered from
+CLAIM_SUFFIXES = (".html", ".md", ".json", ".prisma.svg", ".prisma2020.csv")
+PARALLEL_MIN_CLAIMS = 200  # below this, starting worker processes costs more than it saves
+_RENDER_CODE = ("render.py", "charts.py", "prisma.py", "model.py", "write.py")
+
+
+@lru_cache(maxsize=1)
+def renderer_id() -> str:
+    """Identifies the code that turns report data into files: templates and rendering modules. A
+    claim's files are reused only if this and its report data are the same as when they were written."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for path in [*(here / name for name in _RENDER_CODE), *sorted((here / "templates").glob("*.j2"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _claim_files(report: dict[str, Any]) -> dict[str, str]:
+    files = {f"{report['claim']['id']}.{fmt}": text for fmt, text in render_claim(report).items()}
+    files.update(prisma_files(report))
+    return files
+
+
+def _render_many(reports: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [_claim_files(r) for r in reports]
+
+
+def _read_state(out_dir: Path) -> dict[str, str]:
+    data = read_previous(out_dir / RENDER_STATE)
+    if not data or data.get("renderer") != renderer_id() or not isinstance(data.get("claims"), dict):
+        return {}
+    return {str(k): str(v) for k, v in data["claims"].items()}
+
+
+def render_changed(
+    reports: list[dict[str, Any]],
+    scorecard: dict[str, Any],
+    out_dir: Path | None,
+    *,
+    workers: int | None = None,
+) -> tuple[dict[str, str], int]:
+    """(file name → text, claims skipped): the files of every claim whose report changed since the last
+    write into `out_dir` (its JSON text differs from the one recorded in RENDER_STATE, the renderer
+    changed, or one of its files is missing), the scorecard, and the new RENDER_STATE (last, so it is
+    replaced after the files it describes). `out_dir` None renders everything."""
+    state = _read_state(out_dir) if out_dir is not None else {}
+    keys = {r["claim"]["id"]: hashlib.sha256(render_json(r).encode("utf-8")).hexdigest() for r in reports}
+    todo = [
+        r
+        for r in reports
+        if out_dir is None
+        or state.get(r["claim"]["id"]) != keys[r["claim"]["id"]]
+        or not all((out_dir / f"{r['claim']['id']}{suffix}").is_file() for suffix in CLAIM_SUFFIXES)
+    ]
+    files: dict[str, str] = {}
+    for rendered in _render_in_parallel(todo, workers):
+        files.update(rendered)
+    for fmt, text in render_scorecard(scorecard).items():
+        files[f"index.{fmt}"] = text
+    files[RENDER_STATE] = (
+        json.dumps({"renderer": renderer_id(), "claims": keys}, sort_keys=True, indent=0) + "\n"
+    )
+    return files, len(reports) - len(todo)
+
+
+def _render_in_parallel(reports: list[dict[str, Any]], workers: int | None) -> list[dict[str, str]]:
+    """Each claim's files; in `workers` processes when there are many claims and more than one core."""
+    count = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if count <= 1 or len(reports) < (PARALLEL_MIN_CLAIMS if workers is None else 2):
+        return _render_many(reports)
+    chunks = [reports[i::count] for i in range(count)]
+    # forkserver: safe from a process with threads (a Prefect flow), and the workers import only this
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        parts = list(pool.map(_render_many, chunks))
+    out: list[dict[str, str]] = []
+    for i in range(len(reports)):
+        out.append(parts[i % count][i // count])
+    return out
