@@ -5,6 +5,7 @@ flagging graded studies matched by DOI only and by PMID only, each flag naming i
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,16 @@ def test_living_run_flags_by_doi_only_and_by_pmid_only_naming_retraction_watch(
     assert rows(env.db, "SELECT claim_id, pmid, kinds FROM review_flags ORDER BY claim_id") == [
         ("reviews", BY_PMID, ["expression_of_concern"]),
         ("trials", BY_DOI, ["retracted"]),
+    ]
+    # the claim reports count a Retraction Watch retraction as PubMed's own: flagged, not counted
+    trials = json.loads((env.reports / "trials.json").read_text(encoding="utf-8"))
+    assert [(f["pmid"], f["retracted"], f["expression_of_concern"]) for f in trials["flags"]] == [
+        (BY_DOI, True, False)
+    ]
+    assert trials["rating"]["retracted_not_counted"] == [BY_DOI]
+    reviews = json.loads((env.reports / "reviews.json").read_text(encoding="utf-8"))
+    assert (BY_PMID, False, True) in [
+        (f["pmid"], f["retracted"], f["expression_of_concern"]) for f in reviews["flags"]
     ]
     third = run("2026-12-01T18:00:00")
     assert "Nothing new" in third  # a notice is raised once

@@ -3,11 +3,12 @@ and the Retraction Watch notices about it (the second source). Every change name
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flows.evidence.retraction_watch import SOURCE_NAME, Notice
-from flows.pubmed.records import Article
+from flows.pubmed.records import EXPRESSION_OF_CONCERN_IN, RETRACTION_IN, Article, CommentCorrection
 
 PUBMED = "PubMed"
 # Retraction Watch natures → the change kinds re-review flags carry (PubMed's own kinds, where they match).
@@ -99,3 +100,27 @@ def standing_status(article: Article | None, notices: Sequence[Notice]) -> list[
         out.append(f"erratum per {PUBMED} (PMID {', '.join(article.erratum_pmids)})")
     out.extend(n.describe() for n in notices)
     return out
+
+
+def with_notices(article: Article, notices: Sequence[Notice]) -> Article:
+    """The record as the evidence rules should see it: a retraction or expression of concern that only
+    Retraction Watch reports becomes a link like PubMed's own (RetractionIn / ExpressionOfConcernIn),
+    its source naming the Retraction Watch record; a later reinstatement cancels a retraction."""
+    standing: dict[str, Notice] = {}
+    for notice in sorted(notices, key=lambda n: (n.notice_date or "", int(n.record_id))):
+        if notice.nature == "reinstatement":
+            standing.pop("retraction", None)
+        elif notice.nature in ("retraction", "expression_of_concern"):
+            standing[notice.nature] = notice
+    links = []
+    if "retraction" in standing and not article.is_retracted:
+        links.append((RETRACTION_IN, standing["retraction"]))
+    if "expression_of_concern" in standing and not article.has_expression_of_concern:
+        links.append((EXPRESSION_OF_CONCERN_IN, standing["expression_of_concern"]))
+    if not links:
+        return article
+    added = tuple(
+        CommentCorrection(ref_type, n.notice_pmid, f"{SOURCE_NAME} record {n.record_id}")
+        for ref_type, n in links
+    )
+    return dataclasses.replace(article, comments_corrections=(*article.comments_corrections, *added))

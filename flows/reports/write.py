@@ -20,21 +20,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from duckdb import DuckDBPyConnection
+
 from flows.atomic import write_files_atomic
 from flows.curation.events import FinalGrade, GradeEvent
 from flows.curation.journal import read_events
 from flows.curation.review import decisions, final_grades
 from flows.errors import InputError
 from flows.evidence.rating import load_rules
+from flows.evidence.recheck import with_notices
+from flows.evidence.retraction_watch import matching, normalise_doi
 from flows.ids import is_slug
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
 from flows.reports.prisma import prisma2020_csv, prisma_svg_file
-from flows.reports.render import render_claim, render_json, render_scorecard
+from flows.reports.render import render_claim, render_scorecard
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
+from flows.store import retractions as notice_store
 from flows.store.db import connect, require_current
 
 FORMATS = ("html", "md", "json")
@@ -120,7 +125,18 @@ def _read_store(
         hits = reporting.hits_by_claim(con, project.name)
         wanted = [p for c in project.claims for p in hits.get(c.id, [])]
         articles = article_store.get_articles(con, wanted)
+        articles = _with_retraction_watch(con, articles)
     return runs, identified, hits, articles
+
+
+def _with_retraction_watch(con: DuckDBPyConnection, articles: dict[str, Article]) -> dict[str, Article]:
+    """Retractions and expressions of concern that only Retraction Watch reports (ingested with
+    `litgrade retractions ingest`) count as PubMed's own do: flagged, and never counted in a rating."""
+    dois = {d for a in articles.values() if (d := normalise_doi(a.doi))}
+    notices = notice_store.notices_for(con, articles, dois)
+    if not notices:
+        return articles
+    return {p: with_notices(a, matching(notices, p, a.doi)) for p, a in articles.items()}
 
 
 def build_project_reports(
@@ -235,8 +251,9 @@ _RENDER_CODE = ("render.py", "charts.py", "prisma.py", "model.py", "write.py")
 
 @lru_cache(maxsize=1)
 def renderer_id() -> str:
-    """Identifies the code that turns report data into files: templates and rendering modules. A
-    claim's files are reused only if this and its report data are the same as when they were written."""
+    """Identifies the code that turns report data into files: templates and the report modules (the
+    model too: it computes the fingerprint). A claim's files are reused only if this and its report
+    data are the same as when they were written."""
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
     for path in [*(here / name for name in _RENDER_CODE), *sorted((here / "templates").glob("*.j2"))]:
@@ -254,6 +271,14 @@ def _render_many(reports: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [_claim_files(r) for r in reports]
 
 
+def report_key(report: dict[str, Any]) -> str:
+    """What a claim's JSON file holds, in a few bytes: the report's fingerprint (a hash of its content)
+    and a hash of its `changes` (the one part the fingerprint leaves out). Cheaper than hashing the
+    rendered JSON of a large report."""
+    changes = json.dumps(report.get("changes"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{report['fingerprint']}:{hashlib.sha256(changes.encode('utf-8')).hexdigest()}"
+
+
 def _read_state(out_dir: Path) -> dict[str, str]:
     data = read_previous(out_dir / RENDER_STATE)
     if not data or data.get("renderer") != renderer_id() or not isinstance(data.get("claims"), dict):
@@ -269,11 +294,11 @@ def render_changed(
     workers: int | None = None,
 ) -> tuple[dict[str, str], int]:
     """(file name → text, claims skipped): the files of every claim whose report changed since the last
-    write into `out_dir` (its JSON text differs from the one recorded in RENDER_STATE, the renderer
+    write into `out_dir` (its report_key differs from the one recorded in RENDER_STATE, the renderer
     changed, or one of its files is missing), the scorecard, and the new RENDER_STATE (last, so it is
     replaced after the files it describes). `out_dir` None renders everything."""
     state = _read_state(out_dir) if out_dir is not None else {}
-    keys = {r["claim"]["id"]: hashlib.sha256(render_json(r).encode("utf-8")).hexdigest() for r in reports}
+    keys = {r["claim"]["id"]: report_key(r) for r in reports}
     todo = [
         r
         for r in reports
