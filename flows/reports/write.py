@@ -317,10 +317,19 @@ def render_changed(
     return files, len(reports) - len(todo)
 
 
+def auto_workers(claims: int) -> int:
+    """Worker processes for rendering `claims` claims: only with many claims and at least two idle
+    cores. On a busy machine (measured: 2 cores, load 11) worker processes made a cold render of 1,000
+    claims 0.65× as fast, so then the render stays in this process."""
+    cores = os.cpu_count() or 1
+    idle = cores - os.getloadavg()[0]
+    return min(cores, 4) if claims >= PARALLEL_MIN_CLAIMS and idle >= 2 else 1
+
+
 def _render_in_parallel(reports: list[dict[str, Any]], workers: int | None) -> list[dict[str, str]]:
     """Each claim's files; in `workers` processes when there are many claims and more than one core."""
-    count = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if count <= 1 or len(reports) < (PARALLEL_MIN_CLAIMS if workers is None else 2):
+    count = workers if workers is not None else auto_workers(len(reports))
+    if count <= 1 or len(reports) < 2:
         return _render_many(reports)
     chunks = [reports[i::count] for i in range(count)]
     # forkserver: safe from a process with threads (a Prefect flow), and the workers import only this
