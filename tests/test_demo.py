@@ -244,8 +244,9 @@ def test_demo_reproduces_the_committed_reports_offline(
     committed = _tree(reports_dir())
     produced = _tree(out)
     claims = len(load_project("k2-muscle").claims)
-    # html/md/json per claim and for the scorecard, plus each claim's Summary-of-Findings .sof.csv/.sof.md
-    assert "index.html" in produced and len(produced) == 3 * (claims + 1) + 2 * claims
+    # html/md/json per claim and for the scorecard, plus per claim the Summary-of-Findings .sof.csv/.sof.md
+    # and the PRISMA diagram .prisma.svg/.prisma2020.csv
+    assert "index.html" in produced and len(produced) == 3 * (claims + 1) + 4 * claims
     assert produced.keys() == committed.keys()
     differing = [name for name in produced if produced[name] != committed[name]]
     assert not differing, f"regenerate with `litgrade demo` and commit reports/k2-muscle/: {differing}"

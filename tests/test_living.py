@@ -74,7 +74,8 @@ def test_second_run_says_one_new_study_and_one_retraction_then_nothing_new(
         "## Needs re-review",
         "",
         f"- **reviews**: PMID {GRADED} SAFETY OF LONG-TERM PROTON PUMP INHIBITORS: FACTS AND MYTHS. — "
-        "retracted (retraction notice PMID 40000001); publication types +Retracted Publication — "
+        "retracted per PubMed (retraction notice PMID 40000001); PubMed publication types +Retracted "
+        "Publication — "
         "was included: dropped from the rating until re-reviewed",
         "",
         "## Rating changes",

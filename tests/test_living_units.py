@@ -38,14 +38,14 @@ def test_compare_versions_names_each_change_that_can_alter_a_grade() -> None:
         old, article("Randomized Controlled Trial", "Retracted Publication", links=(("RetractionIn", "9"),))
     )
     assert retracted is not None and retracted.kinds == ("retracted",) and retracted.needs_rereview
-    assert retracted.detail == "retracted (retraction notice PMID 9); publication types +Retracted Publication"
+    assert retracted.detail == "retracted per PubMed (retraction notice PMID 9); PubMed publication types +Retracted Publication"
     concern = compare_versions(old, article("Randomized Controlled Trial", links=(("ExpressionOfConcernIn", "7"),)))
     assert concern is not None and concern.kinds == ("expression_of_concern",)
     erratum = compare_versions(old, article("Randomized Controlled Trial", links=(("ErratumIn", "8"),)))
-    assert erratum is not None and erratum.detail == "erratum published (PMID 8)"
+    assert erratum is not None and erratum.detail == "erratum published per PubMed (PMID 8)"
     retyped = compare_versions(old, article("Observational Study"))
     assert retyped is not None and retyped.kinds == ("publication_types",)
-    assert retyped.detail == "publication types +Observational Study, -Randomized Controlled Trial"
+    assert retyped.detail == "PubMed publication types +Observational Study, -Randomized Controlled Trial"
     # A retraction already known is not news again.
     gone = article("Retracted Publication", links=(("RetractionIn", "9"),))
     assert compare_versions(gone, gone) is None

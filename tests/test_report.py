@@ -17,7 +17,7 @@ from flows.curation.journal import append_events
 from flows.project.claims import Project
 from flows.reports.model import snapshot_sentence
 from flows.reports.render import inline_html, md
-from flows.reports.write import write_project_reports
+from flows.reports.write import RENDER_STATE, write_project_reports
 from flows.store import searches
 from flows.store.db import connect
 from flows.store.grades import load_project_grades
@@ -41,9 +41,10 @@ def test_writes_every_file_and_says_what_it_concluded(report_setup: Setup) -> No
     summary = write_project_reports(project, db, out)
     names = {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps", "index") for x in ("html", "md", "json")}
     names |= {f"{c}.sof.{x}" for c in ("k2-vessels", "k2-cramps") for x in ("csv", "md")}
-    assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()}
+    names |= {f"{c}.{x}" for c in ("k2-vessels", "k2-cramps") for x in ("prisma.svg", "prisma2020.csv")}
+    assert {p.name for p in summary.files} == names == {p.name for p in out.iterdir()} - {RENDER_STATE}
     lines = summary.lines()
-    assert lines[0].startswith(f"wrote 13 files for 2 claim(s) of {PROJECT}")
+    assert lines[0].startswith(f"wrote 17 files for 2 claim(s) of {PROJECT}")
     assert "- k2-vessels: Supports · very low certainty (randomised-evidence; 5 included, 1 to grade, 1 in conflict)" in lines
     assert "- k2-cramps: Supports · very low certainty (observational-evidence; 1 included, 1 to grade)" in lines
     vessels = load(out, "k2-vessels.json")
@@ -183,7 +184,7 @@ def test_output_is_byte_identical_for_the_same_inputs(report_setup: Setup, tmp_p
     other = tmp_path / "elsewhere"
     write_project_reports(project, db, other)  # from scratch, elsewhere
     assert snapshot(other) == first
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != RENDER_STATE]  # no temp files
 
 
 def _parsed(html: str) -> Any:
@@ -206,7 +207,7 @@ def test_hostile_text_never_becomes_markup(report_setup: Setup) -> None:  # noqa
                 )
         for el in doc.xpath("//a[@href]"):
             assert el.get("href").startswith(("https://", "http://", "#")) or el.get("href").endswith(
-                (".html", ".md", ".json", ".sof.csv")
+                (".html", ".md", ".json", ".svg", ".csv")
             )
     vessels = _parsed((out / "k2-vessels.html").read_text())
     title = vessels.xpath("//*[@id='pmid-1002']//p[@class='cite']/strong")[0]
@@ -487,14 +488,14 @@ def test_identical_across_processes_with_different_hash_seeds(report_setup: Setu
     for seed in ("1", "2"):
         out = tmp_path / f"seed-{seed}"
         code = (
-            "import sys; from pathlib import Path; from flows.reports.write import write_project_reports; "
+            "import sys; from pathlib import Path; from flows.reports.write import RENDER_STATE, write_project_reports; "
             "write_project_reports(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))"
         )
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run([sys.executable, "-c", code, str(project.dir), str(db), str(out)], check=True, env=env,
                        cwd=Path(__file__).resolve().parent.parent, timeout=120)  # fmt: skip
         outs.append(snapshot(out))
-    assert outs[0] == outs[1] and len(outs[0]) == 13
+    assert outs[0] == outs[1] and len(outs[0]) == 18  # 17 report files and the render state
 
 
 def test_index_and_claim_json_carry_certainty_reasons_and_appraisal(report_setup: Setup) -> None:  # noqa: F811

@@ -45,7 +45,8 @@ def test_report_renders_in_chromium(report_setup: tuple[Project, Path, Path]) ->
             assert "<script>alert(1)</script>" in page.locator("#pmid-1002 .cite strong").inner_text()
             assert page.locator("#pmid-1002 .cite strong i").count() == 1  # the safe subset still renders
             assert '<i class="x">study' in page.locator("#pmid-1002 .cite strong").inner_text()
-            assert page.locator("svg").count() == 1
+            assert page.locator("svg").count() == 2  # the evidence matrix and the PRISMA 2020 diagram
+            assert page.locator("svg.prisma-flow").is_visible()
             assert page.locator(".flag").first.is_visible()
             assert "Supports ⊕◯◯◯ Very low certainty" in page.locator("#rating").inner_text()
             # the Summary-of-Findings table comes before the search and evidence sections

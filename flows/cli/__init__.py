@@ -7,6 +7,7 @@ Heavy imports (prefect, duckdb) happen inside commands so `--help` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -28,6 +29,8 @@ def _register_all() -> None:
 
     for module in (pipeline, grading, mirror, demo, classify, living, server, web, curator):
         module.register(app)
+    importlib.import_module("flows.cli.retractions").register(app)
+    importlib.import_module("flows.cli.export").register(app)
 
 
 _register_all()

@@ -46,6 +46,11 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text and never runs as a formula (every CSV litgrade writes)."""
+    return _cell(value)
+
+
 def write_sheet(project_ref: str, items: Iterable[SheetItem]) -> str:
     """The CSV text: one row per study to grade, article details filled in, grade columns empty."""
     out = io.StringIO()

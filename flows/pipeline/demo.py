@@ -131,7 +131,7 @@ def sync_reports(staging: Path, out_dir: Path) -> tuple[tuple[Path, ...], tuple[
     Only top-level .html/.md/.json files are touched: anything else a person put there stays.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    fresh = {p.name: p for p in staging.iterdir() if p.is_file()}
+    fresh = {p.name: p for p in staging.iterdir() if p.is_file() and not p.name.startswith(".")}
     changed: dict[Path, str] = {}
     for name in sorted(fresh):
         target = out_dir / name

@@ -6,14 +6,15 @@ no clock, no environment in the bytes).
 
 Only what the corpus states goes in. Its summaries are not abstracts, so each one sits in a single
 AbstractText labelled as a summary written for the demo; fields the corpus does not hold (authors,
-DOIs, entry dates, MeSH UIs) are left out rather than invented.
+DOIs, entry dates, MeSH UIs) are left out rather than invented. Retraction status comes from the
+corpus's publication types and the Retraction Watch-format CSV shipped beside the snapshot (written for
+the demo), never from the summaries' prose.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from lxml import etree
 from flows import config
 from flows.atomic import write_atomic
 from flows.errors import InputError
+from flows.evidence.retraction_watch import Notice, read_csv
 from flows.ids import is_pmid
 
 
@@ -36,11 +38,15 @@ def snapshot_file() -> Path:
     return config.curated_dir() / "k2-muscle" / "snapshot" / "k2-snapshot.xml"
 
 
+def retractions_file() -> Path:
+    """The Retraction Watch-format CSV shipped beside the snapshot (written for the demo, see README)."""
+    return config.curated_dir() / "k2-muscle" / "snapshot" / "retraction-watch.csv"
+
+
 SUMMARY_LABEL = "SUMMARY (written for the litgrade demo; not the published abstract)"
 RETRACTED_TYPE = "Retracted Publication"
-# The corpus marks retractions in prose ("PubMed lists this article as retracted"); PubMed itself
-# marks them with this publication type, which is what the evidence rules read.
-_RETRACTED_PROSE = re.compile(r"PubMed lists (?:it|this article|this publication) as retracted", re.I)
+# A record is retracted when the corpus gives PubMed's publication type, or when the Retraction Watch
+# file shipped with the snapshot lists a retraction of it (by PMID): summary prose is never read for it.
 _MAJOR = "*"
 
 
@@ -53,10 +59,6 @@ class CorpusRecord:
     publication_types: tuple[str, ...]
     mesh_terms: tuple[str, ...]
     summary: str
-
-    @property
-    def retracted(self) -> bool:
-        return RETRACTED_TYPE in self.publication_types or bool(_RETRACTED_PROSE.search(self.summary))
 
 
 def _text_field(raw: dict[str, Any], name: str, where: str) -> str:
@@ -158,14 +160,23 @@ def _mesh_headings(parent: etree._Element, terms: Sequence[str]) -> None:
             _sub(heading, "QualifierName", q_name, MajorTopicYN=q_major)
 
 
-def _publication_types(record: CorpusRecord) -> tuple[str, ...]:
+def retracted_pmids(notices: Iterable[Notice]) -> frozenset[str]:
+    """PMIDs a Retraction Watch file says were retracted (a later reinstatement undoes it)."""
+    state: dict[str, bool] = {}
+    for notice in sorted(notices, key=lambda n: (n.notice_date or "", int(n.record_id))):
+        if notice.original_pmid and notice.nature in ("retraction", "reinstatement"):
+            state[notice.original_pmid] = notice.nature == "retraction"
+    return frozenset(pmid for pmid, retracted in state.items() if retracted)
+
+
+def _publication_types(record: CorpusRecord, retracted: bool) -> tuple[str, ...]:
     types = record.publication_types
-    if record.retracted and RETRACTED_TYPE not in types:
+    if retracted and RETRACTED_TYPE not in types:
         types = (*types, RETRACTED_TYPE)
     return types
 
 
-def record_element(record: CorpusRecord) -> etree._Element:
+def record_element(record: CorpusRecord, retracted: frozenset[str] = frozenset()) -> etree._Element:
     """A PubmedArticle holding only what the corpus states (plus the summary, labelled as such)."""
     article_el = etree.Element("PubmedArticle")
     # MEDLINE status is not in the corpus; records whose MeSH the corpus saw are indexed, the rest
@@ -189,7 +200,7 @@ def record_element(record: CorpusRecord) -> etree._Element:
     abstract = _sub(article, "Abstract")
     _sub(abstract, "AbstractText", record.summary, Label=SUMMARY_LABEL, NlmCategory="UNASSIGNED")
     _sub(article, "Language", "eng")
-    types = _publication_types(record)
+    types = _publication_types(record, record.pmid in retracted)
     if types:
         type_list = _sub(article, "PublicationTypeList")
         for name in types:
@@ -205,7 +216,7 @@ def record_element(record: CorpusRecord) -> etree._Element:
     return article_el
 
 
-def snapshot_bytes(records: Iterable[CorpusRecord]) -> bytes:
+def snapshot_bytes(records: Iterable[CorpusRecord], retracted: frozenset[str] = frozenset()) -> bytes:
     """The whole PubmedArticleSet, serialised deterministically (lxml escapes every text and value)."""
     root = etree.Element("PubmedArticleSet")
     root.append(
@@ -216,15 +227,19 @@ def snapshot_bytes(records: Iterable[CorpusRecord]) -> bytes:
         )
     )
     for record in records:
-        root.append(record_element(record))
+        root.append(record_element(record, retracted))
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def build_snapshot(corpus: Path, out: Path) -> int:
-    """Write the snapshot XML for `corpus` to `out`; returns the number of records."""
+def build_snapshot(corpus: Path, out: Path, retractions: Path | None = None) -> int:
+    """Write the snapshot XML for `corpus` to `out`, retraction status from the corpus's publication
+    types and the Retraction Watch CSV `retractions` (default: the one shipped beside the snapshot; a
+    whole Retraction Watch file works too, its other PMIDs are not in the corpus); returns the number of
+    records."""
     records = read_corpus(corpus)
-    write_atomic(out, snapshot_bytes(records).decode("utf-8"))
+    retracted = retracted_pmids(read_csv(retractions or retractions_file()))
+    write_atomic(out, snapshot_bytes(records, retracted).decode("utf-8"))
     return len(records)
 
 
@@ -234,9 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--corpus", type=Path, default=corpus_file(), help="k2-corpus records.jsonl")
     parser.add_argument("--out", type=Path, default=snapshot_file(), help="snapshot XML to write")
+    parser.add_argument(
+        "--retractions", type=Path, default=retractions_file(), help="Retraction Watch-format CSV"
+    )
     args = parser.parse_args(argv)
     try:
-        count = build_snapshot(args.corpus, args.out)
+        count = build_snapshot(args.corpus, args.out, args.retractions)
     except InputError as exc:
         parser.exit(2, f"k2_snapshot: {exc}\n")
     print(f"wrote {count} records to {args.out}")

@@ -17,24 +17,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from duckdb import DuckDBPyConnection
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows import config
 from flows.atomic import write_atomic
 from flows.curation.events import FinalGrade
-from flows.evidence.recheck import StudyChange, compare_versions
+from flows.evidence.recheck import StudyChange, compare_versions, merge_changes, notice_change
+from flows.evidence.retraction_watch import matching, normalise_doi
 from flows.pipeline.lock import project_lock
 from flows.pipeline.refresh import ClaimsFailedError, Runner, refresh_with_runner, run_stamp, store_records
 from flows.pipeline.sources import open_source, resolve
 from flows.pipeline.tasks import store_task
 from flows.project.claims import Project, load_project
+from flows.pubmed.records import Article
 from flows.reports.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
 from flows.reports.write import write_project_reports
 from flows.sources.protocol import search_notes
 from flows.sources.spec import SourceKind, SourceSpec
 from flows.store import articles as article_store
 from flows.store import flags as flag_store
+from flows.store import retractions as notice_store
 from flows.store.db import connect
 
 RECHECK = "re-check of graded studies"  # its failures are listed beside the claims'
@@ -84,12 +88,14 @@ def recheck_graded_studies(
     db_path: Path,
     run_time: dt.datetime,
 ) -> RecheckOutcome:
-    """Re-fetch graded studies and compare with the stored version: retractions, concerns, errata,
-    publication-type changes. Each batch's flags are written before its new versions replace the old
-    ones, so a run that dies in between re-detects the change next time rather than losing it."""
+    """Re-fetch graded studies and compare with the stored version (retractions, concerns, errata,
+    publication-type changes per PubMed), and look them up in the stored Retraction Watch notices (by
+    PMID or DOI). Each batch's flags are written before its new versions replace the old ones, so a run
+    that dies in between re-detects the change next time rather than losing it; a notice is raised once."""
     outcome = RecheckOutcome()
     with connect(db_path) as con:
         before = article_store.get_articles(con, sorted(claims_of))
+        pending = _new_notices(con, project, claims_of, before)
     if not before:
         return outcome
     for batch in open_source(source).fetch(list(before)):
@@ -100,25 +106,78 @@ def recheck_graded_studies(
         changes = [
             change
             for article in batch.articles
-            if article.pmid in before and (change := compare_versions(before[article.pmid], article))
+            if article.pmid in before
+            and (
+                change := merge_changes(
+                    compare_versions(before[article.pmid], article), pending.pop(article.pmid, None)
+                )
+            )
         ]
         titles = {a.pmid: a.title for a in batch.articles}
-        rereviews = _rereviews(changes, claims_of, finals, titles)
-        kinds = {c.pmid: c.kinds for c in changes}
-        with connect(db_path) as con:
-            flag_store.add_flags(
-                con,
-                [
-                    flag_store.ReviewFlag(
-                        project, r.claim_id, r.pmid, kinds[r.pmid], r.reason, r.included, run_time
-                    )
-                    for r in rereviews
-                ],
-            )
-            store_records(con, batch.articles, run_time)
-        outcome.changes += changes
-        outcome.rereviews += rereviews
+        _flag(project, changes, claims_of, finals, titles, db_path, run_time, outcome, batch.articles)
+    if pending:  # notices about studies whose re-fetch failed or changed nothing else
+        titles = {p: before[p].title for p in pending if p in before}
+        _flag(project, list(pending.values()), claims_of, finals, titles, db_path, run_time, outcome, [])
     return outcome
+
+
+def _new_notices(
+    con: DuckDBPyConnection, project: str, claims_of: Mapping[str, set[str]], stored: Mapping[str, Article]
+) -> dict[str, StudyChange]:
+    """PMID → the Retraction Watch notices about it not yet raised for every claim that graded it."""
+    dois = {a.doi for a in stored.values() if a.doi}
+    notices = notice_store.notices_for(con, claims_of, (d for d in (normalise_doi(x) for x in dois) if d))
+    if not notices:
+        return {}
+    already = notice_store.raised(con, project)
+    out: dict[str, StudyChange] = {}
+    for pmid in sorted(claims_of):
+        article = stored.get(pmid)
+        mine = [
+            n
+            for n in matching(notices, pmid, article.doi if article else None)
+            if any((claim, pmid, n.record_id) not in already for claim in claims_of[pmid])
+        ]
+        if change := notice_change(pmid, mine):
+            out[pmid] = change
+    return out
+
+
+def _flag(
+    project: str,
+    changes: list[StudyChange],
+    claims_of: Mapping[str, set[str]],
+    finals: Mapping[tuple[str, str], FinalGrade],
+    titles: Mapping[str, str],
+    db_path: Path,
+    run_time: dt.datetime,
+    outcome: RecheckOutcome,
+    articles: Sequence[Article],
+) -> None:
+    """Write the flags of these changes (and the notices they raise), then store the new versions."""
+    rereviews = _rereviews(changes, claims_of, finals, titles)
+    kinds = {c.pmid: c.kinds for c in changes}
+    with connect(db_path) as con:
+        flag_store.add_flags(
+            con,
+            [
+                flag_store.ReviewFlag(
+                    project, r.claim_id, r.pmid, kinds[r.pmid], r.reason, r.included, run_time
+                )
+                for r in rereviews
+            ],
+        )
+        records = [
+            (claim, c.pmid, record)
+            for c in changes
+            for record in c.notice_ids
+            for claim in sorted(claims_of.get(c.pmid, ()))
+        ]
+        notice_store.mark_raised(con, project, records, run_time)
+        if articles:
+            store_records(con, articles, run_time)
+    outcome.changes += changes
+    outcome.rereviews += rereviews
 
 
 def _rereviews(
@@ -195,9 +254,7 @@ def living_refresh(
             other_changes=[c for c in recheck.changes if c.pmid not in flagged],
             rating_changes=rating_changes(before, after, [c.id for c in proj.claims]),
             warnings={
-                c.claim_id: notes
-                for c in refreshed.claims
-                if (notes := search_notes(c.errors, c.warnings))
+                c.claim_id: notes for c in refreshed.claims if (notes := search_notes(c.errors, c.warnings))
             },
             failures={
                 **{c.claim_id: c.error or "failed" for c in refreshed.failed},

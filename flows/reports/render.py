@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from flows.pubmed import markup
 from flows.reports.charts import DIRECTION_COLORS, matrix_chart, ratings_chart
+from flows.reports.prisma import prisma_svg
 from flows.reports.sof import participants_text, sof_csv, sof_markdown, studies_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -103,6 +104,7 @@ def environment() -> Environment:
         ratings_chart=lambda r: Markup(ratings_chart(r)),
         sof_studies=studies_text,
         sof_participants=participants_text,
+        prisma_svg=lambda r: Markup(prisma_svg(r)),
     )
     env.globals["direction_colors"] = DIRECTION_COLORS
     return env
