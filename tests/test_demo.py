@@ -289,7 +289,7 @@ def test_status_after_demo_needs_no_environment_variable(tmp_path: Path) -> None
     claims = [line for line in lines if line.startswith("- ")]
     assert len(claims) == 20
     cramps = next(line for line in claims if line.startswith("- k2-reduces-muscle-cramps-older-adults:"))
-    assert re.search(r": [1-9]\d* records \(\d+ stored\), last run 2024-01-01 00:00 \[mirror\] completed; "
+    assert re.search(r": [1-9]\d* records \(\d+ stored\), last run 2026-11-24 00:00 \[mirror\] completed; "
                      r"grading: \d+ final, \d+ in conflict, \d+ awaiting a second review, 0 ungraded", cramps)
 
     mirror = subprocess.run([str(LITGRADE), "mirror", "info"], cwd=clone, env=env, capture_output=True,

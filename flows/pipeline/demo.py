@@ -186,8 +186,14 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     if ingest.snapshot_date is None:
         raise ConfigError(f"{snapshot}: no record carries a date, so the demo has no snapshot date")
     snapshot_day: dt.date = ingest.snapshot_date
-    # Stamping runs with the snapshot's own date keeps "evidence as of" a property of the data.
-    run_time = dt.datetime.combine(snapshot_day, dt.time())
+    # The snapshot's records carry years only (its dates are YYYY-01-01 placeholders), so its newest
+    # date understates when it was searched: a "2024" record can be from December. The claims were
+    # checked against it on the day the article was read (claims.yaml article.date_read, the date of
+    # the team's grades), so runs are stamped with that day; the snapshot's own date only if later.
+    # Either way "evidence as of" stays a property of the data, never the wall clock.
+    read_on = project.article.date_read
+    checked_on = dt.date.fromisoformat(read_on) if read_on else snapshot_day
+    run_time = dt.datetime.combine(max(snapshot_day, checked_on), dt.time())
     # Search runs get their ids in claim order before any search starts, and each new record is
     # fetched and stored once for all claims, so parallel searches keep the output deterministic.
     refresh_flow(project=str(project.dir), source=MirrorSpec(path=mirror), db_path=store, run_time=run_time)
