@@ -383,7 +383,7 @@ def test_report_is_read_only_on_the_store(report_setup: Setup) -> None:  # noqa:
         summary = write_project_reports(project, db, out)
     finally:
         holder.communicate("", timeout=30)
-    assert len(summary.files) == 13
+    assert len(summary.files) == 17  # html/md/json, SoF csv/md and PRISMA svg/csv per claim; the scorecard
     assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 

@@ -123,6 +123,9 @@ def test_living_run_flags_by_doi_only_and_by_pmid_only_naming_retraction_watch(
         (BY_DOI, True, False)
     ]
     assert trials["rating"]["retracted_not_counted"] == [BY_DOI]
+    [flag] = trials["flags"]
+    assert len(flag["sources"]) == 1 and flag["sources"][0].startswith("Retraction Watch record ")
+    assert f"(per {flag['sources'][0]})" in (env.reports / "trials.html").read_text(encoding="utf-8")
     reviews = json.loads((env.reports / "reviews.json").read_text(encoding="utf-8"))
     assert (BY_PMID, False, True) in [
         (f["pmid"], f["retracted"], f["expression_of_concern"]) for f in reviews["flags"]
@@ -136,7 +139,7 @@ def _title(db: Path, pmid: str) -> str:
     return str(title).replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]")
 
 
-def test_k2_snapshot_takes_retractions_from_the_retraction_watch_file_not_from_prose(tmp_path: Path) -> None:
+def test_k2_snapshot_takes_retractions_from_publication_types_never_from_prose(tmp_path: Path) -> None:
     from flows.pipeline.k2_snapshot import build_snapshot
     from flows.pubmed.parser import parse_articles
 
@@ -145,21 +148,23 @@ def test_k2_snapshot_takes_retractions_from_the_retraction_watch_file_not_from_p
     corpus.write_text(
         '{"pmid": "111", "title": "Prose only", "journal": "J", "year": 2001, "publication_types": [],'
         f' "mesh_terms": [], "summary": "{prose}"}}\n'
-        '{"pmid": "222", "title": "Listed", "journal": "J", "year": 2002, "publication_types": [],'
-        ' "mesh_terms": [], "summary": "A trial."}\n',
+        '{"pmid": "222", "title": "Typed", "journal": "J", "year": 2002,'
+        ' "publication_types": ["Retracted Publication"], "mesh_terms": [], "summary": "A trial."}\n',
         encoding="utf-8",
     )
-    header = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
-    rw = tmp_path / "rw.csv"
-    rw.write_text(
-        f"{header}\n1,Listed,,,J,,,,,,,,0,,,222,Retraction,,,written for a test,\n", encoding="utf-8"
-    )
     out = tmp_path / "snapshot.xml"
-    assert build_snapshot(corpus, out, rw) == 2
-    retracted = {a.pmid: a.is_retracted for a in parse_articles(out)}
-    assert retracted == {"111": False, "222": True}
-    rw.write_text(
-        f"{header}\n1,Other,,,J,,,,,,,,0,,,333,Retraction,,,written for a test,\n", encoding="utf-8"
-    )
-    build_snapshot(corpus, out, rw)  # a PMID outside the corpus (a whole Retraction Watch file) is fine
-    assert {a.pmid: a.is_retracted for a in parse_articles(out)} == {"111": False, "222": False}
+    assert build_snapshot(corpus, out) == 2
+    assert {a.pmid: a.is_retracted for a in parse_articles(out)} == {"111": False, "222": True}
+
+
+def test_k2_reports_name_the_source_of_each_retraction() -> None:
+    """The demo ingests the Retraction Watch-format file shipped beside the snapshot into its store, as
+    `litgrade retractions ingest` would; the committed reports (which `litgrade demo` reproduces, see
+    test_demo) name it, and PubMed where PubMed's own publication type says so."""
+    reports = Path(__file__).resolve().parent.parent / "reports" / "k2-muscle"
+    bone = json.loads((reports / "k2-directs-calcium-into-bone.json").read_text(encoding="utf-8"))
+    sources = {f["pmid"]: f["sources"] for f in bone["flags"]}
+    # 19499964 carries PubMed's own "Retracted Publication" type: PubMed says so first
+    assert sources == {"12110423": ["Retraction Watch record 990001"], "19499964": ["PubMed"]}
+    html = (reports / "k2-directs-calcium-into-bone.html").read_text(encoding="utf-8")
+    assert "(per Retraction Watch record 990001)" in html

@@ -153,11 +153,15 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     `work_dir`/litgrade.duckdb and `work_dir`/mirror.duckdb when given.
     """
     from flows.evidence.rating import load_rules
+    from flows.evidence.retraction_watch import read_csv
+    from flows.pipeline.k2_snapshot import retractions_file
     from flows.pipeline.mirror_ingest import ingest_files
     from flows.pipeline.refresh import refresh_flow
     from flows.project.claims import load_project
     from flows.reports.write import write_project_reports
     from flows.sources.spec import MirrorSpec
+    from flows.store import retractions
+    from flows.store.db import connect
 
     snapshot = snapshot_file()
     out_dir = Path(out_dir) if out_dir else reports_dir()
@@ -197,6 +201,11 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     # Search runs get their ids in claim order before any search starts, and each new record is
     # fetched and stored once for all claims, so parallel searches keep the output deterministic.
     refresh_flow(project=str(project.dir), source=MirrorSpec(path=mirror), db_path=store, run_time=run_time)
+    # The Retraction Watch-format file shipped beside the snapshot goes in as `litgrade retractions
+    # ingest` puts a real one, so the reports name it as the source of what it flags.
+    notices_file = retractions_file()
+    with connect(store) as con:
+        retractions.ingest(con, read_csv(notices_file), notices_file.name, run_time)
     for built, target in ((mirror, mirror_target), (store, store_target)):
         _remove_duckdb(target)
         built.replace(target)

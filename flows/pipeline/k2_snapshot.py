@@ -6,9 +6,10 @@ no clock, no environment in the bytes).
 
 Only what the corpus states goes in. Its summaries are not abstracts, so each one sits in a single
 AbstractText labelled as a summary written for the demo; fields the corpus does not hold (authors,
-DOIs, entry dates, MeSH UIs) are left out rather than invented. Retraction status comes from the
-corpus's publication types and the Retraction Watch-format CSV shipped beside the snapshot (written for
-the demo), never from the summaries' prose.
+DOIs, entry dates, MeSH UIs) are left out rather than invented. Retraction status in the XML comes from
+the corpus's publication types only, never from the summaries' prose; the Retraction Watch-format CSV
+shipped beside the snapshot (written for the demo) is ingested into the demo's store by `litgrade demo`,
+as `litgrade retractions ingest` would, so reports name it as the source of what it flags.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from lxml import etree
 from flows import config
 from flows.atomic import write_atomic
 from flows.errors import InputError
-from flows.evidence.retraction_watch import Notice, read_csv
 from flows.ids import is_pmid
 
 
@@ -44,9 +44,6 @@ def retractions_file() -> Path:
 
 
 SUMMARY_LABEL = "SUMMARY (written for the litgrade demo; not the published abstract)"
-RETRACTED_TYPE = "Retracted Publication"
-# A record is retracted when the corpus gives PubMed's publication type, or when the Retraction Watch
-# file shipped with the snapshot lists a retraction of it (by PMID): summary prose is never read for it.
 _MAJOR = "*"
 
 
@@ -160,23 +157,7 @@ def _mesh_headings(parent: etree._Element, terms: Sequence[str]) -> None:
             _sub(heading, "QualifierName", q_name, MajorTopicYN=q_major)
 
 
-def retracted_pmids(notices: Iterable[Notice]) -> frozenset[str]:
-    """PMIDs a Retraction Watch file says were retracted (a later reinstatement undoes it)."""
-    state: dict[str, bool] = {}
-    for notice in sorted(notices, key=lambda n: (n.notice_date or "", int(n.record_id))):
-        if notice.original_pmid and notice.nature in ("retraction", "reinstatement"):
-            state[notice.original_pmid] = notice.nature == "retraction"
-    return frozenset(pmid for pmid, retracted in state.items() if retracted)
-
-
-def _publication_types(record: CorpusRecord, retracted: bool) -> tuple[str, ...]:
-    types = record.publication_types
-    if retracted and RETRACTED_TYPE not in types:
-        types = (*types, RETRACTED_TYPE)
-    return types
-
-
-def record_element(record: CorpusRecord, retracted: frozenset[str] = frozenset()) -> etree._Element:
+def record_element(record: CorpusRecord) -> etree._Element:
     """A PubmedArticle holding only what the corpus states (plus the summary, labelled as such)."""
     article_el = etree.Element("PubmedArticle")
     # MEDLINE status is not in the corpus; records whose MeSH the corpus saw are indexed, the rest
@@ -200,7 +181,7 @@ def record_element(record: CorpusRecord, retracted: frozenset[str] = frozenset()
     abstract = _sub(article, "Abstract")
     _sub(abstract, "AbstractText", record.summary, Label=SUMMARY_LABEL, NlmCategory="UNASSIGNED")
     _sub(article, "Language", "eng")
-    types = _publication_types(record, record.pmid in retracted)
+    types = record.publication_types
     if types:
         type_list = _sub(article, "PublicationTypeList")
         for name in types:
@@ -216,7 +197,7 @@ def record_element(record: CorpusRecord, retracted: frozenset[str] = frozenset()
     return article_el
 
 
-def snapshot_bytes(records: Iterable[CorpusRecord], retracted: frozenset[str] = frozenset()) -> bytes:
+def snapshot_bytes(records: Iterable[CorpusRecord]) -> bytes:
     """The whole PubmedArticleSet, serialised deterministically (lxml escapes every text and value)."""
     root = etree.Element("PubmedArticleSet")
     root.append(
@@ -227,19 +208,15 @@ def snapshot_bytes(records: Iterable[CorpusRecord], retracted: frozenset[str] = 
         )
     )
     for record in records:
-        root.append(record_element(record, retracted))
+        root.append(record_element(record))
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def build_snapshot(corpus: Path, out: Path, retractions: Path | None = None) -> int:
-    """Write the snapshot XML for `corpus` to `out`, retraction status from the corpus's publication
-    types and the Retraction Watch CSV `retractions` (default: the one shipped beside the snapshot; a
-    whole Retraction Watch file works too, its other PMIDs are not in the corpus); returns the number of
-    records."""
+def build_snapshot(corpus: Path, out: Path) -> int:
+    """Write the snapshot XML for `corpus` to `out`; returns the number of records."""
     records = read_corpus(corpus)
-    retracted = retracted_pmids(read_csv(retractions or retractions_file()))
-    write_atomic(out, snapshot_bytes(records, retracted).decode("utf-8"))
+    write_atomic(out, snapshot_bytes(records).decode("utf-8"))
     return len(records)
 
 
@@ -249,12 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--corpus", type=Path, default=corpus_file(), help="k2-corpus records.jsonl")
     parser.add_argument("--out", type=Path, default=snapshot_file(), help="snapshot XML to write")
-    parser.add_argument(
-        "--retractions", type=Path, default=retractions_file(), help="Retraction Watch-format CSV"
-    )
     args = parser.parse_args(argv)
     try:
-        count = build_snapshot(args.corpus, args.out, args.retractions)
+        count = build_snapshot(args.corpus, args.out)
     except InputError as exc:
         parser.exit(2, f"k2_snapshot: {exc}\n")
     print(f"wrote {count} records to {args.out}")

@@ -18,9 +18,15 @@ from urllib.parse import quote, urlsplit
 from flows.curation.events import FinalGrade
 from flows.curation.ladder import load_ladder
 from flows.evidence.rating import Rating, RatingRules, load_rules, rate_claim
+from flows.evidence.retraction_watch import SOURCE_NAME
 from flows.ids import is_pmid
 from flows.project.claims import Claim, SourceArticle
-from flows.pubmed.records import Article
+from flows.pubmed.records import (
+    EXPRESSION_OF_CONCERN_IN,
+    RETRACTED_PUBLICATION_TYPE,
+    RETRACTION_IN,
+    Article,
+)
 from flows.reports.sof import build_sof, step_json
 from flows.sources.runs import SearchRun
 
@@ -263,9 +269,25 @@ def _flags(
                 "retracted": article.is_retracted,
                 "expression_of_concern": article.has_expression_of_concern,
                 "notices": list(article.retraction_pmids),
+                "sources": notice_sources(article),
                 "decision": grade.relevance if grade else "not graded",
             }
         )
+    return out
+
+
+def notice_sources(article: Article) -> list[str]:
+    """Who says a record is retracted or under concern: "PubMed" (its publication type or its own
+    comment link) and/or each Retraction Watch record (links added by `litgrade retractions ingest`)."""
+    out: list[str] = []
+    if RETRACTED_PUBLICATION_TYPE in article.publication_type_names:
+        out.append("PubMed")
+    for link in article.comments_corrections:
+        if link.ref_type not in (RETRACTION_IN, EXPRESSION_OF_CONCERN_IN):
+            continue
+        source = link.source if link.source and link.source.startswith(SOURCE_NAME) else "PubMed"
+        if source not in out:
+            out.append(source)
     return out
 
 
