@@ -132,6 +132,7 @@ def _standin_corpus(work: Path) -> Any:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LITGRADE_", "PREFECT_", "NCBI_"))}
     env.update(HOME=str(tmp_path / "home"), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", **extra)
+    env["LITGRADE_SERVER_IDLE_MINUTES"] = "1"  # a local Prefect server an example starts must not linger
     (tmp_path / "home").mkdir(exist_ok=True)
     return env
 

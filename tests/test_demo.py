@@ -273,8 +273,9 @@ def test_status_after_demo_needs_no_environment_variable(tmp_path: Path) -> None
     clone = tmp_path / "clone"
     shutil.copytree(PROJECT_DIR.parent, clone / "curated")
     env = _clean_env(tmp_path)
-    demo = subprocess.run([str(LITGRADE), "demo"], cwd=clone, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    # The demo in Prefect's ephemeral mode: a reused local server would outlive the test by an hour.
+    demo = subprocess.run([str(LITGRADE), "demo"], cwd=clone, env={**env, "LITGRADE_PREFECT_SERVER": "ephemeral"},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     assert (clone / ".data" / "litgrade.duckdb").is_file() and (clone / ".data" / "mirror.duckdb").is_file()
 

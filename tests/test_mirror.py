@@ -232,7 +232,7 @@ def test_user_text_is_bound_not_interpolated(toy_mirror: Path) -> None:
 
 
 def test_missing_mirror_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no mirror here yet; build one with `litgrade mirror ingest"):
+    with pytest.raises(ConfigError, match=r"no mirror here yet; build one with `litgrade demo` \(the K2 snapshot\) or `litgrade mirror ingest"):
         MirrorSource(MirrorIndex(tmp_path / "none.duckdb")).search("x[ti]")
 
 

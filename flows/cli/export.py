@@ -23,7 +23,7 @@ def export(
     """Export studies with authors, title, journal, year, volume/pages, DOI, PMID, PMCID, PubMed URL and
     litgrade's fields (decision, level, direction, curators, retraction status) in the note/keyword slots.
 
-    Example: litgrade export k2-muscle --claim k2-leg-cramps --format ris --out k2-leg-cramps.ris
+    Example: litgrade export k2-muscle --claim k2-food-sources --format ris --out k2-food-sources.ris
     """
     from flows.exports.write import export_studies, export_text, write_export
     from flows.project.claims import load_project
