@@ -31,24 +31,10 @@ def update(
 
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
-    from flows import config
-    from flows.cli.pipeline import check_runner_early, check_store, say
-    from flows.pipeline.lock import ensure_free
-    from flows.pipeline.server import use_prefect_server
-    from flows.project.claims import load_project
+    from flows.cli.interrupt import interruptible
+    from flows.cli.pipeline import ready_for_flow, say
 
-    proj = load_project(project)
-    # Refuse before Prefect starts (or is imported): a clear message, nothing written.
-    config.source_spec(source)
-    store = check_store()
-    check_runner_early(runner)
-    ensure_free(proj.name)
-    use_prefect_server()
-    spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
-
-    from flows.cli.interrupt import block_sigterm, interruptible
-
-    block_sigterm()  # before Prefect's threads exist: a SIGTERM reaches only our waiting thread
+    proj, store, spec = ready_for_flow(project, source, runner)
     from flows.pipeline.living import living_refresh
     from flows.pipeline.refresh import check_runner, parse_run_time
 

@@ -41,24 +41,8 @@ def refresh(
     Example: NCBI_EMAIL=you@example.org litgrade refresh k2-muscle
     --claim k2-reduces-muscle-cramps-older-adults
     """
-    from flows.pipeline.lock import ensure_free
-    from flows.pipeline.server import use_prefect_server
-    from flows.project.claims import load_project
-
-    # Everything a person can fix is answered before Prefect starts (or is even imported).
-    proj = load_project(project)
-    if claim:
-        proj.claim(claim)  # an unknown claim id is refused here, not inside the flow
-    config.source_spec(source)
-    store = check_store()
-    check_runner_early(runner)
-    ensure_free(proj.name)
-    use_prefect_server()
-    spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
-
-    from flows.cli.interrupt import block_sigterm, interruptible
-
-    block_sigterm()  # before Prefect's threads exist: a SIGTERM reaches only our waiting thread
+    proj, store, spec = ready_for_flow(project, source, runner, claim)
+    from flows.cli.interrupt import interruptible
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner
     from flows.tui import progress
@@ -112,6 +96,28 @@ def printable(text: str) -> str:
     from flows.pubmed.text import strip_controls
 
     return strip_controls(_ESCAPES.sub("", text))
+
+
+def ready_for_flow(project: str, source: str, runner: str, claim: str | None = None) -> tuple[Any, Path, Any]:
+    """(project, store path, source spec) for `refresh` and `update`. Everything a person can fix is
+    answered before Prefect starts (or is even imported); then the local Prefect server; then SIGTERM
+    is blocked before Prefect's threads exist, so it reaches only our waiting thread."""
+    from flows.cli.interrupt import block_sigterm
+    from flows.pipeline.lock import ensure_free
+    from flows.pipeline.server import use_prefect_server
+    from flows.project.claims import load_project
+
+    proj = load_project(project)
+    if claim:
+        proj.claim(claim)  # an unknown claim id is refused here, not inside the flow
+    config.source_spec(source)
+    store = check_store()
+    check_runner_early(runner)
+    ensure_free(proj.name)
+    use_prefect_server()
+    spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
+    block_sigterm()
+    return proj, store, spec
 
 
 def say(line: str, *, err: bool = False) -> None:
