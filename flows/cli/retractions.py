@@ -26,7 +26,7 @@ def ingest(
     Notices are matched to graded studies by PMID or DOI on the next `litgrade update`, which flags
     them for re-review. Ingesting the same file again changes nothing.
 
-    Example: litgrade retractions ingest retraction_watch.csv
+    Example: litgrade retractions ingest curated/k2-muscle/snapshot/retraction-watch.csv
     """
     from flows.evidence.retraction_watch import read_csv
     from flows.store import retractions
