@@ -13,15 +13,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from limits import RateLimitItemPerMinute
@@ -32,7 +28,7 @@ from flows.web.data import WebConfig
 from flows.web.signin_limits import SignInLimits
 from tests.cli_helpers import run_cli
 from tests.conftest import REPO_ROOT
-from tests.web_fixtures import CLAIM_SINGLE, PASSWORDS, PROJECT, WebSite, build_site
+from tests.web_fixtures import CLAIM_SINGLE, PASSWORDS, PROJECT, WebSite, build_site, serve_app
 
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
 FLOOD_EACH = 25  # requests per connection
@@ -57,28 +53,6 @@ for t in threads: t.start()
 for t in threads: t.join()
 print(json.dumps([statuses, costs]))
 """
-
-
-@contextmanager
-def serve_app(app: FastAPI) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 at an ephemeral port, in a thread (as web_fixtures.serve, for a built app)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def app_with_limits(config: WebConfig, account: int, client: int) -> FastAPI:

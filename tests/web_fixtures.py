@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from flows.curation.suggest import suggest_many
 from flows.project.claims import load_project
@@ -184,14 +185,19 @@ def build_site(root: Path, samples_dir: Path | None = None) -> WebSite:
 
 @contextmanager
 def serve(config: WebConfig) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 at an ephemeral port, in a thread; yields the base URL."""
+    """The app for `config` on 127.0.0.1 at an ephemeral port, in a thread; yields the base URL."""
+    with serve_app(create_app(config)) as base:
+        yield base
+
+
+@contextmanager
+def serve_app(app: FastAPI) -> Iterator[str]:
+    """uvicorn on 127.0.0.1 at an ephemeral port, in a thread, for a built app; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config), log_level="warning", access_log=False, lifespan="off")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

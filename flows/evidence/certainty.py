@@ -163,38 +163,53 @@ def _inconsistency(
     return None
 
 
+def _serious_part(
+    body: _Body,
+    rules: CertaintyRules,
+    named: Sequence[tuple[FinalGrade, str]],
+    unassessed: Sequence[FinalGrade],
+    unassessed_label: str,
+    what: str,
+) -> tuple[str, list[str]] | None:
+    """One serious indirectness concern, when the studies it names (each with its words) plus those
+    not appraised for it carry the rules' share of the weight: the reason and the PMIDs behind it."""
+    flagged = [g for g, _ in named] + list(unassessed)
+    if not flagged or body.share(flagged) < rules.indirect_serious_share:
+        return None
+    bits = [words for _, words in named]
+    if unassessed:
+        bits.append(f"{unassessed_label} {_ids(unassessed)}")
+    return f"{_pct(body.share(flagged))} of the weight {what} ({'; '.join(bits)})", [g.pmid for g in flagged]
+
+
 def _indirectness(body: _Body, kind: str | None, rules: CertaintyRules) -> Step | None:
     indirect = [g for g in body.grades if g.indirectness == "indirect"]
-    unassessed = [g for g in body.grades if g.indirectness not in ("direct", "indirect")]
-    levels, parts, pmids = 0, [], []
-    exposure = indirect + unassessed
-    if exposure and body.share(exposure) >= rules.indirect_serious_share:
-        levels += 1
-        bits = [f"PMID {g.pmid}: {g.indirect_reason or 'indirect'}" for g in indirect]
-        if unassessed:
-            bits.append(f"indirectness not assessed {_ids(unassessed)}")
-        parts.append(
-            f"{_pct(body.share(exposure))} of the weight is from an exposure or population other than the "
-            f"claim's, or not appraised ({'; '.join(bits)})"
+    stand_ins = [g for g in body.grades if g.outcome_kind in ("surrogate", "mechanistic")]
+    concerns = [
+        _serious_part(
+            body, rules,
+            [(g, f"PMID {g.pmid}: {g.indirect_reason or 'indirect'}") for g in indirect],
+            [g for g in body.grades if g.indirectness not in ("direct", "indirect")],
+            "indirectness not assessed",
+            "is from an exposure or population other than the claim's, or not appraised",
         )
-        pmids += [g.pmid for g in exposure]
+    ]  # fmt: skip
     if kind == "clinical":
-        stand_ins = [g for g in body.grades if g.outcome_kind in ("surrogate", "mechanistic")]
-        unknown = [g for g in body.grades if g.outcome_kind is None]
-        flagged = stand_ins + unknown
-        if flagged and body.share(flagged) >= rules.indirect_serious_share:
-            levels += 1
-            bits = [f"PMID {g.pmid} {g.outcome_kind}" for g in stand_ins]
-            if unknown:
-                bits.append(f"outcome kind not recorded {_ids(unknown)}")
-            parts.append(
-                f"{_pct(body.share(flagged))} of the weight measures a surrogate or mechanistic outcome "
-                f"for a clinical one ({'; '.join(bits)})"
+        concerns.append(
+            _serious_part(
+                body, rules,
+                [(g, f"PMID {g.pmid} {g.outcome_kind}") for g in stand_ins],
+                [g for g in body.grades if g.outcome_kind is None],
+                "outcome kind not recorded",
+                "measures a surrogate or mechanistic outcome for a clinical one",
             )
-            pmids += [g.pmid for g in flagged]
-    if not levels:
+        )  # fmt: skip
+    found = [c for c in concerns if c is not None]
+    if not found:
         return None
-    return Step("indirectness", "; ".join(parts) + ".", min(levels, 2), tuple(dict.fromkeys(pmids)))
+    reason = "; ".join(text for text, _ in found) + "."
+    pmids = tuple(dict.fromkeys(p for _, ids in found for p in ids))
+    return Step("indirectness", reason, min(len(found), 2), pmids)
 
 
 def _imprecision(body: _Body, tier: Tier, rules: CertaintyRules) -> Step | None:

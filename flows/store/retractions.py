@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -61,22 +62,18 @@ def ingest(
     untouched (so a re-ingest of the same file changes nothing, not even a timestamp)."""
     ids = [n.record_id for n in notices]
     with transaction(con):
-        stored: dict[str, tuple[object, ...]] = {}
-        for chunk in _chunks(ids, 5000):
-            marks = ",".join("?" * len(chunk))
-            for row in con.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM retraction_notices WHERE record_id IN ({marks})", chunk
-            ).fetchall():
-                stored[str(row[0])] = tuple(row)
+        stored = {str(row[0]): tuple(row) for row in _rows_where(con, "record_id", ids)}
         new = [_row(n) for n in notices if n.record_id not in stored]
         changed = [_row(n) for n in notices if n.record_id in stored and stored[n.record_id] != _row(n)]
-        if changed:
-            con.executemany("DELETE FROM retraction_notices WHERE record_id = ?", [[r[0]] for r in changed])
         rows = [[*r, source_file, at] for r in (*new, *changed)]
         if rows:  # bulk through Arrow: executemany would take minutes for the whole database
             frame = pd.DataFrame(rows, columns=[*_COLUMNS, "source_file", "ingested_at"])
             con.register("rw_rows", frame)
             try:
+                # changed notices are replaced: their old rows go first (new ones have none)
+                con.execute(
+                    "DELETE FROM retraction_notices WHERE record_id IN (SELECT record_id FROM rw_rows)"
+                )
                 con.execute(
                     f"INSERT INTO retraction_notices ({', '.join(_COLUMNS)}, source_file, ingested_at) "
                     f"SELECT {', '.join(_COLUMNS)}, source_file, ingested_at FROM rw_rows"
@@ -86,9 +83,16 @@ def ingest(
     return IngestCounts(new=len(new), changed=len(changed), unchanged=len(notices) - len(new) - len(changed))
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _rows_where(
+    con: duckdb.DuckDBPyConnection, column: str, values: Sequence[str]
+) -> Iterable[tuple[Any, ...]]:
+    """Stored notice rows whose `column` is one of `values`, asked in chunks (bounded parameter lists)."""
+    for start in range(0, len(values), 5000):
+        chunk = values[start : start + 5000]
+        marks = ",".join("?" * len(chunk))
+        yield from con.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM retraction_notices WHERE {column} IN ({marks})", chunk
+        ).fetchall()
 
 
 def notices_for(con: duckdb.DuckDBPyConnection, pmids: Iterable[str], dois: Iterable[str]) -> list[Notice]:
@@ -98,12 +102,8 @@ def notices_for(con: duckdb.DuckDBPyConnection, pmids: Iterable[str], dois: Iter
         return []
     found: dict[str, Notice] = {}
     for column, values in (("original_pmid", pmid_list), ("original_doi", doi_list)):
-        for chunk in _chunks(values, 5000):
-            marks = ",".join("?" * len(chunk))
-            for row in con.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM retraction_notices WHERE {column} IN ({marks})", chunk
-            ).fetchall():
-                found[str(row[0])] = _notice(row)
+        for row in _rows_where(con, column, values):
+            found[str(row[0])] = _notice(row)
     return sorted(found.values(), key=lambda n: (n.notice_date or "", int(n.record_id)))
 
 
