@@ -10,13 +10,20 @@ synthetic records. Each run is a fresh `python` process, timed from spawn to exi
 * one-esearch — a Bio.Entrez script that sends a single ESearch (the floor of any refresh);
 * unchanged — `litgrade refresh bench` again, a week later: an incremental search, nothing to fetch.
 
+Before the timed runs, `litgrade server start` brings up the data folder's local Prefect server and
+warm process (what the first command of the day, or of an idle hour, pays once); its wall time is
+printed on its own line. A checkout without that command (`--tree` at an older commit) pays
+Prefect's ephemeral server inside every run instead. At the end the server is stopped.
+
 Bio.Entrez always calls NCBI's address; the scripts wrap its request builder to send the same request
 to the stand-in (as bench/bench_eutils.py does); nothing else about Biopython changes.
 
 Prints records/s of litgrade ÷ typical (goal ≥ 3×), the 429 count of every run (goal 0), and the
 unchanged refresh's wall time beside the one-ESearch script's (goal ≤ 2×).
 
-Run: .venv/bin/python bench/bench_refresh_process.py [--records 5000] [--repeat 1]
+Run: .venv/bin/python bench/bench_refresh_process.py [--records 5000] [--tree CHECKOUT]
+(--tree: run `litgrade` from another checkout, e.g. `git worktree add /tmp/before <commit>`, with this
+checkout's stand-in and scripts: before and after in one session.)
 """
 
 from __future__ import annotations
@@ -93,7 +100,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose litgrade runs")
     args = parser.parse_args()
+    tree = args.tree.resolve()
     work = Path(tempfile.mkdtemp(prefix="litgrade-bench-process-"))
     project = work / "curated" / "bench"
     project.mkdir(parents=True)
@@ -109,7 +118,7 @@ def main() -> None:
     with start_standin(corpus, limit_without_key=LIMIT, latency=Latency(0.3, 0.005), today=END) as server:
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(tree),
             "LITGRADE_HOME": str(work),
             "LITGRADE_DATA": str(work / ".data"),
             "LITGRADE_EUTILS_URL": server.base_url,
@@ -120,6 +129,10 @@ def main() -> None:
         script = Path(py).parent / "litgrade"  # the command users run (PYTHONPATH picks this checkout)
         launcher = [str(script)] if script.exists() else [py, "-c", "from flows.cli import main; main()"]
         cli = [*launcher, "refresh", "bench"]
+        has_server = (tree / "flows" / "cli" / "server.py").exists()
+        warmup = (
+            run(server, "litgrade server start", [*launcher, "server", "start"], env) if has_server else None
+        )
         rows = [
             run(
                 server,
@@ -136,7 +149,16 @@ def main() -> None:
             ),
             run(server, "litgrade refresh, unchanged", [*cli, "--run-time", SECOND_RUN], env),
         ]
+        if has_server:
+            subprocess.run([*launcher, "server", "stop"], env=env, capture_output=True, check=False)
     typical, first, one, unchanged = rows
+    print(f"litgrade from {tree}")
+    if warmup is not None:
+        print(
+            f"once per data folder (and idle hour): local Prefect server + warm process up in {warmup['wall']:.2f} s"
+        )
+    else:
+        print("this checkout has no local server: every litgrade run starts Prefect's ephemeral server")
     print(
         f"stand-in: limit {LIMIT} req/s, latency 0.3 s + 5 ms/record, a {args.records}-record query; "
         "each run a fresh process"

@@ -100,13 +100,21 @@ def prefect_logs_to_file(log_file: Path) -> Path:
     return target
 
 
+# Set by flows/pipeline/server.py to the URL of the data folder's own local Prefect server.
+LOCAL_PREFECT_API = "LITGRADE_LOCAL_PREFECT_API"
+
+
 def prefect_server_paces() -> bool:
-    """A Prefect server (PREFECT_API_URL) holds the NCBI pace for every process unless
-    LITGRADE_GLOBAL_PACE=off (a server no other process shares, or a measurement of the per-process
-    limiter alone)."""
+    """A Prefect server the user runs (PREFECT_API_URL) holds the NCBI pace for every process, on
+    every machine, unless LITGRADE_GLOBAL_PACE=off (a server no other process shares, or a measurement
+    of the per-process limiter alone). The data folder's own local server does not: it serves one
+    machine, whose processes already share the pace file (flows/sources/eutils/ratelimit.py) without
+    an HTTP round trip per request, and without the server's back-off (a request within a slot's
+    decay of another command's waited 2 s, measured)."""
     if os.environ.get("LITGRADE_GLOBAL_PACE", "on").strip().lower() in {"off", "0", "false", "no"}:
         return False
-    return bool(os.environ.get("PREFECT_API_URL"))
+    url = os.environ.get("PREFECT_API_URL")
+    return bool(url) and url != os.environ.get(LOCAL_PREFECT_API)
 
 
 def eutils_settings() -> EutilsSpec:

@@ -38,6 +38,9 @@ _register_all()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; `argv` lets tests run the real CLI in-process."""
+    from flows.cli.warm import delegate_early
+
+    delegate_early(list(sys.argv[1:] if argv is None else argv))  # exits when a warm process ran it
     quiet_prefect_environment()
     try:
         app(args=argv, prog_name="litgrade")

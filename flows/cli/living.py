@@ -32,7 +32,7 @@ def update(
     Example: NCBI_EMAIL=you@example.org litgrade update k2-muscle
     """
     from flows.cli.interrupt import interruptible
-    from flows.cli.pipeline import ready_for_flow, say
+    from flows.cli.pipeline import command_run_settings, ready_for_flow, say
 
     proj, store, spec = ready_for_flow(project, source, runner)
     from flows.pipeline.living import living_refresh
@@ -40,7 +40,7 @@ def update(
 
     when = parse_run_time(run_time)
     chosen = check_runner(runner)
-    with interruptible(proj.name, store):
+    with interruptible(proj.name, store), command_run_settings():
         summary = living_refresh(
             project=str(proj.dir), source=spec, run_time=when, reports_dir=reports_dir, runner=chosen
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,7 +55,7 @@ def refresh(
     progress.set_sink(CleanProgress(progress.TerminalProgress() if terminal else progress.LogProgress()))
     try:
         # The lock outermost: the open runs are marked while this process still holds it.
-        with project_lock(proj.name), interruptible(proj.name, store):
+        with project_lock(proj.name), interruptible(proj.name, store), command_run_settings():
             summary = refresh_flow(project=str(proj.dir), claim=claim, source=spec, run_time=when)
     finally:
         progress.set_sink(None)
@@ -100,9 +102,11 @@ def printable(text: str) -> str:
 
 def ready_for_flow(project: str, source: str, runner: str, claim: str | None = None) -> tuple[Any, Path, Any]:
     """(project, store path, source spec) for `refresh` and `update`. Everything a person can fix is
-    answered before Prefect starts (or is even imported); then the local Prefect server; then SIGTERM
-    is blocked before Prefect's threads exist, so it reaches only our waiting thread."""
+    answered before Prefect starts (or is even imported); then the local Prefect server; then the
+    command goes to the warm process (flows/cli/warm.py) if one can run it; else SIGTERM is blocked
+    before Prefect's threads exist, so it reaches only our waiting thread."""
     from flows.cli.interrupt import block_sigterm
+    from flows.cli.warm import delegate_or_continue
     from flows.pipeline.lock import ensure_free
     from flows.pipeline.server import use_prefect_server
     from flows.project.claims import load_project
@@ -114,10 +118,39 @@ def ready_for_flow(project: str, source: str, runner: str, claim: str | None = N
     store = check_store()
     check_runner_early(runner)
     ensure_free(proj.name)
-    use_prefect_server()
+    if use_prefect_server() is not None and runner == "threads":
+        delegate_or_continue()  # the data folder's warm process runs it (and this exits), or returns
     spec = config.source_spec(source)  # again: a Prefect server now holds the global NCBI pace
     block_sigterm()
     return proj, store, spec
+
+
+@contextlib.contextmanager
+def command_run_settings() -> Iterator[None]:
+    """Prefect's settings for a flow run a person starts from a shell: no flow-run heartbeats, unless
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set. The heartbeat thread sleeps in 1 s steps and the engine
+    joins it as the run ends, so every command waited up to 1 s for it (0.46 s measured on an
+    unchanged refresh). Heartbeats only let a Prefect automation mark a vanished run crashed; a
+    command's run is watched by the person who started it, and a stopped one is marked interrupted
+    in the store (flows/cli/interrupt.py)."""
+    if os.environ.get("PREFECT_FLOWS_HEARTBEAT_FREQUENCY"):
+        yield
+        return
+    from prefect.context import SettingsContext
+
+    current = SettingsContext.get()
+    assert current is not None  # Prefect's root context always exists once it is imported
+    cached = _RUN_SETTINGS.get(id(current.settings))
+    if cached is None:  # building Settings costs ~0.14 s: once per process (the warm one: at start)
+        quiet = current.settings.copy_with_update(updates={"flows.heartbeat_frequency": None})
+        cached = (current.settings, quiet)
+        _RUN_SETTINGS.clear()
+        _RUN_SETTINGS[id(current.settings)] = cached
+    with SettingsContext(profile=current.profile, settings=cached[1]):
+        yield
+
+
+_RUN_SETTINGS: dict[int, tuple[Any, Any]] = {}  # id(settings) → (those settings, without heartbeats)
 
 
 def say(line: str, *, err: bool = False) -> None:

@@ -31,8 +31,15 @@ def status() -> None:
     typer.echo(
         f"local Prefect server running at {info.url} (keeper pid {info.pid}, since {info.started_at}); "
         f"stops after {server.idle_minutes():g} min unused; state {info.prefect_home}; "
-        f"log {server.log_path()}"
+        f"log {server.log_path()}{_warm_note()}"
     )
+
+
+def _warm_note() -> str:
+    from flows.cli import warm
+
+    pid = warm.warm_pid()
+    return f"; warm process pid {pid} runs refresh and update without the Prefect import" if pid else ""
 
 
 @server_app.command()
@@ -41,10 +48,20 @@ def start() -> None:
 
     Example: litgrade server start
     """
+    from flows.cli import warm
     from flows.pipeline import server
 
-    info = server.ensure_server()
-    typer.echo(f"local Prefect server running at {info.url} (keeper pid {info.pid})")
+    url = server.use_prefect_server()
+    info = server.running()
+    if url is None or info is None:
+        typer.echo(
+            "no local Prefect server to start: PREFECT_API_URL or LITGRADE_PREFECT_SERVER=ephemeral is set"
+        )
+        return
+    if warm.allowed() and not warm.wait_until_warm(timeout=0.5):
+        warm.start_warm_process()
+        warm.wait_until_warm()
+    typer.echo(f"local Prefect server running at {info.url} (keeper pid {info.pid}){_warm_note()}")
 
 
 @server_app.command()
@@ -53,8 +70,10 @@ def stop() -> None:
 
     Example: litgrade server stop
     """
+    from flows.cli import warm
     from flows.pipeline import server
 
+    warm.stop_warm_process()
     info = server.stop_server()
     typer.echo(
         f"stopped the local Prefect server at {info.url}" if info else "no local Prefect server to stop"

@@ -316,11 +316,14 @@ def stop_server() -> ServerInfo | None:
         return info
 
 
-def use_prefect_server(say: Callable[[str], None] = _say) -> str | None:
+def use_prefect_server(say: Callable[[str], None] = _say, *, start: bool = True) -> str | None:
     """Point this process's Prefect at the right API before Prefect is imported; return its URL.
 
-    None when Prefect is already configured in this process (a test harness) or ephemeral mode is asked.
+    None when Prefect is already configured in this process (a test harness) or ephemeral mode is
+    asked, or, with `start` off, when no local server runs (then nothing is changed or started).
     """
+    if not start and mode() == "local" and running() is None:
+        return None
     if "prefect" in sys.modules:
         return None  # Prefect already read its settings here (a test harness or an embedding program)
     config.quiet_prefect_environment()
@@ -331,7 +334,7 @@ def use_prefect_server(say: Callable[[str], None] = _say) -> str | None:
     if chosen == "ephemeral":
         return None
     info = ensure_server(say)
-    os.environ["PREFECT_API_URL"] = info.url
+    os.environ["PREFECT_API_URL"] = os.environ[config.LOCAL_PREFECT_API] = info.url
     return info.url
 
 
