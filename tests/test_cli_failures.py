@@ -150,13 +150,13 @@ def test_a_signal_stops_a_refresh_within_5_s_and_marks_its_runs_interrupted(
         corpus.add_synthetic_query(f"slow{i}[tiab]", 3, first_pmid=72_000_000 + i * 10)
     project = write_project(tmp_path, ["slow0[tiab]", "slow1[tiab]"])
     db = tmp_path / "store.duckdb"
-    with start_standin(corpus, rate_limit=False, latency=Latency(60.0), today=dt.date(2026, 12, 1)) as standin:
+    with start_standin(corpus, rate_limit=False, latency=Latency(15.0), today=dt.date(2026, 12, 1)) as standin:
         env = child_env(data, LITGRADE_DB=str(db), LITGRADE_EUTILS_URL=standin.base_url)
         proc = subprocess.Popen([LITGRADE, "refresh", str(project)], env=env, cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
         while not standin.entries() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)  # until the searches are in flight (the stand-in takes 60 s to answer)
+            time.sleep(0.2)  # until the searches are in flight (the stand-in takes 15 s to answer)
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.5)
         sent = time.monotonic()

@@ -1,39 +1,16 @@
 """The `litgrade` console script: a thin face on the library.
 
-Each command area lives in its own module with a `register(app)` function; every command calls the
-library and turns a LitgradeError into one clear line on stderr and its exit code (never a traceback).
-Heavy imports (prefect, duckdb) happen inside commands so `--help` stays fast.
+Each command area lives in its own module with a `register(app)` function (flows/cli/commands.py
+gathers them); every command calls the library and turns a LitgradeError into one clear line on
+stderr and its exit code (never a traceback). Heavy imports (prefect, duckdb) happen inside commands
+so `--help` stays fast, and this module imports nothing but the warm hand-off before it (a refresh a
+warm process runs costs this process only Python's start: flows/cli/warm.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-
-import typer
-
-from flows.config import quiet_prefect_environment
-from flows.errors import LitgradeError
-
-app = typer.Typer(
-    name="litgrade",
-    help="Check a health article's claims against PubMed, grade the studies, report the evidence.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _register_all() -> None:
-    from flows.cli import classify, curator, demo, grading, living, mirror, pipeline, server, web
-
-    for module in (pipeline, grading, mirror, demo, classify, living, server, web, curator):
-        module.register(app)
-    importlib.import_module("flows.cli.retractions").register(app)
-    importlib.import_module("flows.cli.export").register(app)
-
-
-_register_all()
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +18,13 @@ def main(argv: list[str] | None = None) -> None:
     from flows.cli.warm import delegate_early
 
     delegate_early(list(sys.argv[1:] if argv is None else argv))  # exits when a warm process ran it
+
+    import typer
+
+    from flows.cli.commands import app
+    from flows.config import quiet_prefect_environment
+    from flows.errors import LitgradeError
+
     quiet_prefect_environment()
     try:
         app(args=argv, prog_name="litgrade")
@@ -52,3 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("litgrade: interrupted; everything saved so far is kept", err=True)
         sys.exit(130)
+
+
+def __getattr__(name: str) -> Any:
+    """`flows.cli.app`, the Typer app, loaded on first use (PEP 562)."""
+    if name == "app":
+        from flows.cli.commands import app
+
+        return app
+    raise AttributeError(f"module 'flows.cli' has no attribute {name!r}")

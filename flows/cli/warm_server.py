@@ -34,7 +34,7 @@ from typing import Any
 # What a refresh or update imports, measured (the modules new in sys.modules after a command ran in a
 # child): each import left to the child costs it time; all of them here cost the warm process once.
 WARM_IMPORTS = (
-    "flows.cli",
+    "flows.cli.commands",
     "flows.cli.interrupt",
     "flows.cli.living",
     "flows.cli.pipeline",
@@ -358,6 +358,8 @@ def main(argv: list[str]) -> int:
             importlib.import_module(name)
         except ImportError as exc:  # an optional part missing: its command imports (or fails) itself
             log(f"could not import {name}: {exc}")
+    import gc
+
     from flows.cli.pipeline import command_run_settings
 
     with command_run_settings():
@@ -365,6 +367,7 @@ def main(argv: list[str]) -> int:
     if threading.active_count() > 1:  # a fork would copy a process whose other threads hold locks
         log(f"an import started a thread ({threading.enumerate()}): not serving")
         return 1
+    gc.freeze()  # what is imported stays out of the children's collections: fewer pages copied
     WarmServer(sock_path, identity).serve()
     return 0
 
