@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,8 +70,6 @@ def prefect_logs_to_file(log_file: Path) -> Path:
     """
     import importlib.util
 
-    import yaml
-
     if os.environ.get("PREFECT_LOGGING_SETTINGS_PATH"):
         return Path(os.environ["PREFECT_LOGGING_SETTINGS_PATH"])
     found = importlib.util.find_spec("prefect")
@@ -78,6 +77,14 @@ def prefect_logs_to_file(log_file: Path) -> Path:
     if not locations:
         return log_file
     shipped = Path(locations[0]) / "logging" / "logging.yml"
+    target = log_file.with_name("logging.yml")
+    with contextlib.suppress(OSError):  # written from this Prefect's file already: no YAML to parse
+        newer = target.stat().st_mtime_ns >= shipped.stat().st_mtime_ns
+        if newer and str(log_file) in target.read_text(encoding="utf-8"):
+            os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
+            return target
+    import yaml
+
     settings = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     for name in ("console", "debug"):
         handler = settings["handlers"][name]
@@ -90,7 +97,6 @@ def prefect_logs_to_file(log_file: Path) -> Path:
             "delay": True,
         }
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    target = log_file.with_name("logging.yml")
     text = yaml.safe_dump(settings, sort_keys=False)
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         from flows.atomic import write_atomic

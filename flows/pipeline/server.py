@@ -24,15 +24,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import http.client
 import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -124,12 +124,19 @@ def alive(pid: int) -> bool:
 
 
 def ready(url: str, timeout: float = 2.0) -> bool:
-    """The API answers /ready (it checks the database too)."""
-    try:
-        with urllib.request.urlopen(f"{url}/ready", timeout=timeout) as answer:
-            return bool(answer.status == 200)
-    except (OSError, ValueError):
+    """The API answers /ready (it checks the database too). Through http.client: every command asks
+    this, and urllib.request alone takes longer to import (36 ms) than the answer takes (3 ms)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
         return False
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        connection.request("GET", f"{parts.path}/ready")
+        return connection.getresponse().status == 200
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 def running() -> ServerInfo | None:
@@ -202,6 +209,8 @@ def database_openable(path: Path) -> bool:
     """Prefect's SQLite file passes SQLite's quick check (a missing file is fine: Prefect creates it)."""
     if not path.exists():
         return True
+    import sqlite3
+
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
