@@ -126,6 +126,47 @@ def test_connect_waits_for_another_process_then_succeeds(tmp_db: Path) -> None:
     assert time.monotonic() - started >= 0.5
 
 
+# A refresh-like holder that takes turns through connect: holds the store HOLD s, lets go for GAP s.
+TAKES_TURNS = """
+import sys, time
+from pathlib import Path
+from flows.store.db import connect
+hold, gap = float(sys.argv[2]), float(sys.argv[3])
+for n in range(4):
+    with connect(Path(sys.argv[1])):
+        print("held", flush=True)
+        time.sleep(hold)
+    print(f"released {time.time():.3f}", flush=True)
+    time.sleep(gap)
+"""
+
+
+def test_a_waiting_connection_gets_the_first_gap_another_process_leaves(tmp_db: Path) -> None:
+    """Between a refresh's batches the store is free for a moment: a waiter must get it then, not
+    seconds later (polling duckdb.connect with backoff used to miss such gaps again and again)."""
+    with connect(tmp_db):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", TAKES_TURNS, str(tmp_db), "0.8", "0.15"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    try:
+        with connect(tmp_db, wait_seconds=20):
+            got_it = time.time()
+        first_release = float(holder.stdout.readline().split()[1])
+        assert first_release <= got_it < first_release + 0.15 + 0.25
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_nested_connection_in_the_same_thread_joins_the_turn(tmp_db: Path) -> None:
+    with connect(tmp_db) as outer, connect(tmp_db, wait_seconds=0) as inner:
+        assert outer.execute("SELECT 1").fetchone() == (1,)
+        assert inner.execute("SELECT 2").fetchone() == (2,)
+
+
 def test_connect_gives_up_with_a_clear_message(tmp_db: Path) -> None:
     with connect(tmp_db):
         pass

@@ -1,12 +1,14 @@
 """Opening the DuckDB file: migrations in order, and short connections that wait out another process.
 
 DuckDB lets one process hold the file at a time (even read-only). Every user of the store opens a
-connection for one unit of work and closes it, and `connect` retries for a while when another process
-holds the lock, so a web app and a scheduled refresh can take turns on the same file.
+connection for one unit of work and closes it, and `connect` waits its turn for a while when another
+process holds the file, so a web app and a scheduled refresh can take turns on the same file.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 import threading
 import time
@@ -114,23 +116,121 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection to the store at `path`, migrated on first use in this process.
 
-    Retries with jittered backoff while another process holds the file; gives up with a clear
-    StoreBusyError after `wait_seconds`.
+    Waits for its turn while another process holds the file; gives up with a clear StoreBusyError
+    after `wait_seconds` (0: one try).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _process_lock(path), _open(path, read_only, wait_seconds) as con:
+    deadline = time.monotonic() + wait_seconds
+    with _process_lock(path), open_waiting(
+        path, read_only=read_only, deadline=deadline, holder_hint="a refresh or the web app?"
+    ) as con:
+        if not read_only:
+            # Cheap when up to date (two small statements); a cache keyed on the file would be
+            # fooled by a deleted store re-created with the same inode.
+            apply_migrations(con)
         yield con
 
 
+@contextmanager
 def open_waiting(
-    path: Path, *, read_only: bool, wait_seconds: float, holder_hint: str
-) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect that waits (jittered backoff) while another process holds the file.
+    path: Path, *, read_only: bool, deadline: float, holder_hint: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection to `path`, opened once this process has the file's turn, closed on exit.
 
-    `holder_hint` names who probably holds it, for the StoreBusyError a person reads.
+    Every litgrade process takes an flock on `<file>.turn` for as long as its connection is open.
+    A waiter polls that flock every TURN_POLL_SECONDS (a system call), so it gets the file within
+    milliseconds of the holder closing it; polling duckdb.connect itself costs ~4 ms of CPU a try,
+    and its backoff used to miss a refresh's short gaps between batches for seconds at a time.
+    A process that does not take turns (the duckdb CLI) is still waited out, with backoff.
+    `holder_hint` names who probably holds the file, for the StoreBusyError a person reads.
+    `deadline` is a time.monotonic() value.
     """
-    deadline = time.monotonic() + wait_seconds
+    with _turn(path, deadline, holder_hint):
+        con = _connect_retrying(path, read_only, deadline, holder_hint)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+TURN_POLL_SECONDS = 0.005
+
+
+def _busy(path: Path, holder_hint: str) -> StoreBusyError:
+    return StoreBusyError(
+        f"{path}: stayed locked by another process ({holder_hint}); try again when it has finished"
+    )
+
+
+# The turns this process holds: file -> [flock'ed descriptor, connections open on it]. A turn is the
+# process's (DuckDB shares one instance between a process's connections), so a nested or concurrent
+# connection in the same process joins it instead of waiting for itself.
+_held_turns: dict[Path, list[int]] = {}
+_held_turns_guard = threading.Lock()
+
+
+@contextmanager
+def _turn(path: Path, deadline: float, holder_hint: str) -> Iterator[None]:
+    key = path.resolve()
+    while True:
+        with _held_turns_guard:
+            held = _held_turns.get(key)
+            if held is not None:
+                held[1] += 1
+                break
+            fd = _try_turn(key)
+            if fd is not None:
+                _held_turns[key] = [fd, 1]
+                break
+        if time.monotonic() >= deadline:
+            raise _busy(path, holder_hint)
+        time.sleep(TURN_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        with _held_turns_guard:
+            held = _held_turns[key]
+            held[1] -= 1
+            if held[1] == 0:
+                del _held_turns[key]
+                if held[0] >= 0:
+                    os.close(held[0])  # releases the flock
+
+
+def _forget_turns_in_child() -> None:
+    """A forked child has copies of the turn descriptors: closing them leaves the parent's flock
+    alone, and a copy kept open would hold the turn until the child exits, after the parent let go.
+    The guard is new too: another thread of the parent may have held it at the fork."""
+    global _held_turns_guard
+    _held_turns_guard = threading.Lock()
+    for fd, _ in _held_turns.values():
+        if fd >= 0:
+            os.close(fd)
+    _held_turns.clear()
+
+
+os.register_at_fork(after_in_child=_forget_turns_in_child)
+
+
+def _try_turn(path: Path) -> int | None:
+    """The flock'ed descriptor of `path`'s turn file; None while another process has the turn; -1
+    where no turn file can be made (a read-only folder: DuckDB's own lock still guards the file)."""
+    try:
+        fd = os.open(path.with_name(path.name + ".turn"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _connect_retrying(
+    path: Path, read_only: bool, deadline: float, holder_hint: str
+) -> duckdb.DuckDBPyConnection:
     delay = 0.02
     while True:
         try:
@@ -139,24 +239,6 @@ def open_waiting(
             if not is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise StoreBusyError(
-                    f"{path}: stayed locked by another process for {wait_seconds:.0f} s "
-                    f"({holder_hint}); try again when it has finished"
-                ) from exc
+                raise _busy(path, holder_hint) from exc
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
-
-
-@contextmanager
-def _open(path: Path, read_only: bool, wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = open_waiting(
-        path, read_only=read_only, wait_seconds=wait_seconds, holder_hint="a refresh or the web app?"
-    )
-    try:
-        if not read_only:
-            # Cheap when up to date (two small statements); a cache keyed on the file would be
-            # fooled by a deleted store re-created with the same inode.
-            apply_migrations(con)
-        yield con
-    finally:
-        con.close()

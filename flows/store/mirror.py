@@ -23,8 +23,9 @@ exact-heading semantics would not be PubMed's.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,21 +79,24 @@ def open_mirror(
             "`litgrade mirror ingest FILE...`"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = open_waiting(
-            path, read_only=read_only, wait_seconds=wait_seconds, holder_hint="an ingest running?"
-        )
-    except duckdb.Error as exc:
-        raise ConfigError(f"{path}: cannot open the mirror file: {exc}") from exc
-    try:
+    with ExitStack() as stack:
+        try:
+            con = stack.enter_context(
+                open_waiting(
+                    path,
+                    read_only=read_only,
+                    deadline=time.monotonic() + wait_seconds,
+                    holder_hint="an ingest running?",
+                )
+            )
+        except duckdb.Error as exc:
+            raise ConfigError(f"{path}: cannot open the mirror file: {exc}") from exc
         if read_only:
             if not _has_table(con, "mirror_records"):
                 raise ConfigError(f"{path} is not a litgrade mirror (no mirror_records table)")
         else:
             apply_migrations(con, MIRROR_SQL, adopted=_inline_ddl_version)
         yield con
-    finally:
-        con.close()
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
