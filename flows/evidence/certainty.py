@@ -96,7 +96,7 @@ def _direction(body: _Body, rules: CertaintyRules) -> tuple[str, dict[str, float
 
 
 def _risk_of_bias(body: _Body, rules: CertaintyRules) -> Step | None:
-    high, concerns, unassessed = [], [], []
+    high, concerns, unassessed, flagged = [], [], [], []  # flagged: all three, in the body's order
     for g in body.grades:
         rob = g.risk_of_bias
         if rob == "not_applicable" and g.level not in rules.rob_not_applicable_levels:
@@ -107,7 +107,9 @@ def _risk_of_bias(body: _Body, rules: CertaintyRules) -> Step | None:
             high.append(g)
         elif rob == "some_concerns":
             concerns.append(g)
-    flagged = [g for g in body.grades if g in high or g in concerns or g in unassessed]
+        else:
+            continue
+        flagged.append(g)
     if high and body.share(high) >= rules.rob_very_serious_share:
         return Step(
             "risk_of_bias",

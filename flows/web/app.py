@@ -73,7 +73,8 @@ def create_app(config: data.WebConfig, allowed_hosts: Sequence[str] = LOOPBACK_H
         except LitgradeError:
             session = None  # an unreadable password file: signed out; /login shows the error
         request.state.session = session
-        response = await call_next(request)
+        with data.one_look_per_request():
+            response = await call_next(request)
         # Server-side time, readable in the browser's dev tools and by bench/bench_web.py.
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         response.headers["Content-Security-Policy"] = CSP

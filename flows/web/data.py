@@ -25,13 +25,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import duckdb
 
@@ -55,15 +56,54 @@ FileKey = tuple[tuple[str, int, int], ...]
 STORE_CACHE_SECONDS = 30.0
 BUSY_WAIT_SECONDS = 0.0
 ARTICLE_CACHE_SECONDS = 300.0
-# One try: a prefetch waiting for the file would hold the process lock a request needs.
-PREFETCH_WAIT_SECONDS = 0.0
+# A warm-up waits for the store's turn (a refresh between two batches) by trying once every
+# PREFETCH_RETRY_SECONDS: each try takes the process lock a request needs only for an instant.
+PREFETCH_WAIT_SECONDS = 5.0
+PREFETCH_RETRY_SECONDS = 0.02
 PREFETCH_AHEAD = 10
 log = logging.getLogger(__name__)
 MAX_CACHED_ARTICLES = 5000
 T = TypeVar("T")
 
 
+# What one request has already looked at on disk: (size, mtime) keys and the grades folder's listing.
+# A grading action asked ~11 times (curators.yaml for each rule, the grade files twice, the store)
+# and each stat, listing or open gives up the GIL: with 5 curators' requests running at once, every
+# hand-back waited for another thread's switch interval, most of the action's latency. Once per
+# request is enough: "seen on the next request" is the promise. None outside a request.
+_seen_this_request: ContextVar[dict[object, object] | None] = ContextVar("litgrade_seen", default=None)
+
+
+@contextmanager
+def one_look_per_request() -> Iterator[None]:
+    token = _seen_this_request.set({})
+    try:
+        yield
+    finally:
+        _seen_this_request.reset(token)
+
+
+def _looked(key: object, look: Callable[[], T]) -> T:
+    seen = _seen_this_request.get()
+    if seen is None:
+        return look()
+    if key not in seen:
+        seen[key] = look()
+    return cast(T, seen[key])
+
+
+def _forget_looks() -> None:
+    """After this request wrote a file: what it looks at next is looked at again."""
+    seen = _seen_this_request.get()
+    if seen is not None:
+        seen.clear()
+
+
 def _file_key(paths: Sequence[Path]) -> FileKey:
+    return _looked(("stat", *sorted(paths)), lambda: _stat_key(paths))
+
+
+def _stat_key(paths: Sequence[Path]) -> FileKey:
     out = []
     for path in sorted(paths):
         try:
@@ -114,7 +154,8 @@ def curators(config: WebConfig) -> dict[str, Curator]:
 
 
 def _grade_files(config: WebConfig) -> list[Path]:
-    return list(curator_files(config.project.dir))
+    project_dir = config.project.dir
+    return list(_looked(("grade files", project_dir), lambda: tuple(curator_files(project_dir))))
 
 
 def _events_key(config: WebConfig) -> FileKey:
@@ -143,12 +184,18 @@ def events(config: WebConfig, claim_id: str | None = None) -> list[GradeEvent]:
 
 def append(config: WebConfig, event: GradeEvent) -> None:
     """Append through flows.curation.journal (validated, fsync'ed). The next read picks the new line
-    up incrementally (journal parses only appended bytes), so nothing is patched in here."""
+    up incrementally (journal parses only appended bytes), so nothing is patched in here.
+
+    Not under the cache's lock: the fsync takes milliseconds (far more on a busy disk), and every
+    other curator's request waited for it. The journal's own flock keeps lines whole; the file's new
+    size changes the events key, so the next read sees the line anyway.
+    """
     cache = config.cache
-    with cache.lock:
-        try:
-            append_event(config.project.dir, event)
-        finally:
+    try:
+        append_event(config.project.dir, event)
+    finally:
+        _forget_looks()
+        with cache.lock:
             cache.events_key = None
             cache.claim_events.clear()
 
@@ -327,12 +374,21 @@ class StoreReader:
 
 
 def _prefetch(config: WebConfig, pmids: Sequence[str]) -> None:
-    """Warm the cache with the studies a curator will see next; a busy store just means no warm-up."""
+    """Warm the cache with the studies a curator will see next, in the first gap a refresh leaves
+    (or give up after PREFETCH_WAIT_SECONDS: the request path reads what it needs itself)."""
+    deadline = time.monotonic() + PREFETCH_WAIT_SECONDS
     try:
-        with StoreReader(config, wait_seconds=PREFETCH_WAIT_SECONDS) as store:
-            store.articles(pmids)
-            store.suggestions(pmids)
-    except Exception as exc:  # only a warm-up: the request path reads what it needs itself
+        while True:
+            try:
+                with StoreReader(config, wait_seconds=0.0) as store:
+                    store.articles(pmids)
+                    store.suggestions(pmids)
+                return
+            except StoreBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(PREFETCH_RETRY_SECONDS)
+    except Exception as exc:  # only a warm-up
         log.debug("prefetch of %d studies skipped: %s", len(pmids), exc)
     finally:
         with config.cache.lock:
