@@ -161,7 +161,7 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
     from flows.reports.write import write_project_reports
     from flows.sources.spec import MirrorSpec
     from flows.store import retractions
-    from flows.store.db import connect
+    from flows.store.db import connect, turn_file
 
     snapshot = snapshot_file()
     out_dir = Path(out_dir) if out_dir else reports_dir()
@@ -212,6 +212,7 @@ def run_demo(out_dir: Path | None = None, work_dir: Path | None = None) -> DemoS
         wal = built.with_name(built.name + ".wal")
         if wal.exists():  # DuckDB checkpoints on close, but a WAL left behind belongs with its file
             wal.replace(target.with_name(target.name + ".wal"))
+        turn_file(built).unlink(missing_ok=True)  # the build was this process's alone
     store = store_target
 
     with tempfile.TemporaryDirectory(prefix="reports-", dir=work) as staging:

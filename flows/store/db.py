@@ -198,6 +198,12 @@ def _turn(path: Path, deadline: float, holder_hint: str) -> Iterator[None]:
                     os.close(held[0])  # releases the flock
 
 
+def turn_file(path: Path) -> Path:
+    """The file whose flock is `path`'s turn (see open_waiting). Remove it only with the DuckDB file
+    it serves, and only when no other process can be waiting for that file (a private build)."""
+    return path.with_name(path.name + ".turn")
+
+
 def _forget_turns_in_child() -> None:
     """A forked child has copies of the turn descriptors: closing them leaves the parent's flock
     alone, and a copy kept open would hold the turn until the child exits, after the parent let go.
@@ -217,7 +223,7 @@ def _try_turn(path: Path) -> int | None:
     """The flock'ed descriptor of `path`'s turn file; None while another process has the turn; -1
     where no turn file can be made (a read-only folder: DuckDB's own lock still guards the file)."""
     try:
-        fd = os.open(path.with_name(path.name + ".turn"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(turn_file(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
         return -1
     try:
