@@ -292,9 +292,8 @@ def fetch_and_store_records(
     source: SourceSpec, pmids: Sequence[str], db_path: Path, now: dt.datetime
 ) -> FetchOutcome:
     """Fetch the records no claim has stored yet, once each, and store them as they arrive (on the
-    StoreWriter's thread, overlapped with the next requests); then bring stale suggestions (older
-    record version or older rules) up to date. A record the parser could not read is recorded with
-    its PMID and reason; the rest of its batch is stored."""
+    StoreWriter's thread, overlapped with the next requests). A record the parser could not read
+    is recorded with its PMID and reason; the rest of its batch is stored."""
     outcome = FetchOutcome()
     sink = progress.sink()
     with StoreWriter(db_path, now, source.kind) as writer:
@@ -309,8 +308,6 @@ def fetch_and_store_records(
             outcome.fetched_pmids.extend(a.pmid for a in batch.articles)
             if sink and batch.articles:
                 sink.records_fetched(len(batch.articles))
-    with connect(db_path) as con:
-        refresh_stale_suggestions(con, now)
     return outcome
 
 
@@ -339,6 +336,8 @@ def _claim_outcome(
 
 @store_task(name="finish-search-runs")
 def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.datetime) -> None:
+    """Close each claim's search run, and bring stale suggestions (older record version or older
+    rules) up to date: on the same connection, as every opening of the store costs tens of ms."""
     with connect(db_path) as con:
         for outcome in outcomes:
             assert outcome.run_id is not None
@@ -352,6 +351,7 @@ def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.
                 requests=outcome.requests,
                 error=outcome.error,
             )
+        refresh_stale_suggestions(con, now)
 
 
 Runner = Literal["threads", "dask"]
@@ -446,7 +446,8 @@ def refresh_flow(
     searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
     new_hits, outstanding = record_search_results(proj.name, searched, store_path)
     to_fetch = list(dict.fromkeys(p for pmids in outstanding.values() for p in pmids))
-    fetched = fetch_and_store_records(spec, to_fetch, store_path, when)
+    # Nothing new (an unchanged refresh): no task, no store writer to start and stop.
+    fetched = fetch_and_store_records(spec, to_fetch, store_path, when) if to_fetch else FetchOutcome()
     outcomes = [
         _claim_outcome(
             p, r, new_hits.get(p.claim.id, []), set(outstanding.get(p.claim.id, [])), fetched
