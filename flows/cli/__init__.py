@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> None:
 
     import typer
 
-    from flows.cli.commands import app
+    from flows.cli.commands import command
     from flows.config import quiet_prefect_environment
     from flows.errors import LitgradeError
 
     quiet_prefect_environment()
     try:
-        app(args=argv, prog_name="litgrade")
+        command()(args=argv, prog_name="litgrade")
     except LitgradeError as exc:
         from flows.cli.pipeline import printable
 

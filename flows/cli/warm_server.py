@@ -360,10 +360,12 @@ def main(argv: list[str]) -> int:
             log(f"could not import {name}: {exc}")
     import gc
 
+    from flows.cli.commands import command
     from flows.cli.pipeline import command_run_settings
 
     with command_run_settings():
         pass  # its Prefect settings, built once here rather than in every child
+    command()  # the click command tree, likewise
     if threading.active_count() > 1:  # a fork would copy a process whose other threads hold locks
         log(f"an import started a thread ({threading.enumerate()}): not serving")
         return 1
