@@ -83,9 +83,24 @@ def _number(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else ("—" if value is None else str(value))
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _DataEnvironment(Environment):
+    """Templates read report data, which is dicts: `r.claim.id` looks the key up first. Jinja's own
+    getattr tries the Python attribute first and raises an AttributeError for every such lookup (a
+    quarter of a claim's template time). Names that are dict attributes (`.get`, `.items`) still
+    resolve as Jinja resolves them, so every lookup means what it meant."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(
+    env = _DataEnvironment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         undefined=StrictUndefined,
