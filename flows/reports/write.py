@@ -33,7 +33,7 @@ from flows.evidence.retraction_watch import matching, normalise_doi
 from flows.ids import is_slug
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
-from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
+from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard, fingerprint
 from flows.reports.render import render_scorecard
 from flows.reports.stage import claim_files, stage_claims
 from flows.sources.runs import SearchRun
@@ -258,26 +258,46 @@ def report_key(report: dict[str, Any]) -> str:
     return f"{report['fingerprint']}:{hashlib.sha256(changes.encode('utf-8')).hexdigest()}"
 
 
-def _read_state(out_dir: Path) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class RenderState:
+    """What RENDER_STATE says the files in a folder were rendered from: a report_key per claim and
+    the scorecard's fingerprint (None: render everything)."""
+
+    claims: dict[str, str]
+    index: str | None = None
+
+
+def _read_state(out_dir: Path) -> RenderState:
     data = read_previous(out_dir / RENDER_STATE)
     if not data or data.get("renderer") != renderer_id() or not isinstance(data.get("claims"), dict):
-        return {}
-    return {str(k): str(v) for k, v in data["claims"].items()}
+        return RenderState({})
+    index = data.get("index")
+    return RenderState({str(k): str(v) for k, v in data["claims"].items()}, str(index) if index else None)
 
 
 def _changed_reports(
-    reports: list[dict[str, Any]], keys: Mapping[str, str], out_dir: Path
+    reports: list[dict[str, Any]], keys: Mapping[str, str], state: RenderState, present: set[str]
 ) -> list[dict[str, Any]]:
     """The reports whose files must be rendered: report_key differs from the one in RENDER_STATE (or
     the renderer changed), or one of the claim's files is missing."""
-    state = _read_state(out_dir)
-    present = _files_in(out_dir)
     return [
         r
         for r in reports
-        if state.get(r["claim"]["id"]) != keys[r["claim"]["id"]]
+        if state.claims.get(r["claim"]["id"]) != keys[r["claim"]["id"]]
         or not all(f"{r['claim']['id']}{suffix}" in present for suffix in CLAIM_SUFFIXES)
     ]
+
+
+def _index_files(
+    scorecard: dict[str, Any], key: str, state: RenderState, present: set[str]
+) -> dict[str, str]:
+    """index.{html,md,json}, unless RENDER_STATE says they were rendered from this very scorecard and
+    all three are there: with many claims the scorecard is the largest page (1,000 claims sharing
+    studies: 176 MB, 8 s to render), and most runs leave it as it was."""
+    names = [f"index.{fmt}" for fmt in FORMATS]
+    if state.index == key and all(name in present for name in names):
+        return {}
+    return {f"index.{fmt}": text for fmt, text in render_scorecard(scorecard).items()}
 
 
 def _files_in(folder: Path) -> set[str]:
@@ -288,6 +308,11 @@ def _files_in(folder: Path) -> set[str]:
         return {e.name for e in entries if e.is_file()}
 
 
+def _state_text(keys: Mapping[str, str], index_key: str) -> str:
+    state = {"renderer": renderer_id(), "claims": keys, "index": index_key}
+    return json.dumps(state, sort_keys=True, indent=0) + "\n"
+
+
 def write_changed(
     reports: list[dict[str, Any]],
     scorecard: dict[str, Any],
@@ -296,19 +321,20 @@ def write_changed(
     workers: int | None = None,
 ) -> tuple[list[Path], int]:
     """(files written, claims skipped): write into `out_dir` the files of every claim whose report
-    changed since the last write there (see _changed_reports), the scorecard, and the new RENDER_STATE
-    (last, so it is replaced after the files it describes). Every file is staged (temp file, fsync)
-    before the first is renamed into place: a failure or an interrupted run leaves the previous
-    reports whole."""
+    changed since the last write there (see _changed_reports), the scorecard if it changed, and the
+    new RENDER_STATE (last, so it is replaced after the files it describes). Every file is staged
+    (temp file, fsync) before the first is renamed into place: a failure or an interrupted run
+    leaves the previous reports whole."""
     keys = {r["claim"]["id"]: report_key(r) for r in reports}
-    todo = _changed_reports(reports, keys, out_dir)
+    index_key = fingerprint(scorecard)
+    state, present = _read_state(out_dir), _files_in(out_dir)
+    todo = _changed_reports(reports, keys, state, present)
     staged: list[Staged] = []
     try:
         staged += _stage_in_parallel(todo, out_dir, workers)
-        index = {out_dir / f"index.{fmt}": text for fmt, text in render_scorecard(scorecard).items()}
-        staged += stage_files(index)
-        state = json.dumps({"renderer": renderer_id(), "claims": keys}, sort_keys=True, indent=0) + "\n"
-        staged += stage_files({out_dir / RENDER_STATE: state})
+        index = _index_files(scorecard, index_key, state, present)
+        staged += stage_files({out_dir / name: text for name, text in index.items()})
+        staged += stage_files({out_dir / RENDER_STATE: _state_text(keys, index_key)})
         commit_staged(staged)
     except BaseException:
         discard_staged(staged)
