@@ -27,17 +27,22 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~!{}#])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+>=]|\d+[.)])")
 
 
+@lru_cache(maxsize=16384)
 def inline_html(stored: str | None, fallback: str = "") -> Markup:
     """Stored inline HTML reduced to the parser's safe subset (flows.pubmed.markup), else the plain
-    `fallback` text escaped."""
+    `fallback` text escaped. Cached: a study's title recurs in every claim that includes it."""
     return Markup(markup.inline_html(stored, fallback))
 
 
 def md(value: object) -> str:
     """Text safe inside a Markdown paragraph or table cell on GitHub (one line, no markup)."""
-    if value is None:
-        return ""
-    text = " ".join(str(value).split())
+    return "" if value is None else _md_text(str(value))
+
+
+@lru_cache(maxsize=16384)
+def _md_text(value: str) -> str:
+    """md's work, cached: labels, journals, curators and notes recur in every study of every claim."""
+    text = " ".join(value.split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -101,6 +106,33 @@ def claim_links_md(claims: list[str]) -> str:
     return ", ".join(f"[{c}]({c}.md)" for c in claims)
 
 
+def html_pmid_link(pmid: object, url: str | None) -> Markup:
+    """`<a href="URL">PMID n</a>`, or the bare "PMID n" without a link. Python, not a template macro:
+    a Jinja macro call costs more than the markup it writes, and there is one per listed record."""
+    if url:
+        return Markup(f'<a href="{escape(url)}">PMID {escape(pmid)}</a>')
+    return Markup(f"PMID {escape(pmid)}")
+
+
+def html_flags(record: dict[str, Any]) -> Markup:
+    """The retraction / expression-of-concern badges after a listed record (see html_pmid_link)."""
+    out = ' <span class="flag">Retracted</span>' if record["retracted"] else ""
+    if record["expression_of_concern"]:
+        out += ' <span class="flag">Expression of concern</span>'
+    return Markup(out)
+
+
+def md_pmid_link(pmid: object, url: str | None) -> str:
+    """`[PMID n](URL)`, or "PMID n" without a link (see html_pmid_link)."""
+    return f"[PMID {pmid}]({url})" if url else f"PMID {md(pmid)}"
+
+
+def md_flags(record: dict[str, Any]) -> str:
+    """The retraction / expression-of-concern marks after a listed record (see html_pmid_link)."""
+    out = " **⚠ RETRACTED**" if record["retracted"] else ""
+    return out + (" **⚠ EXPRESSION OF CONCERN**" if record["expression_of_concern"] else "")
+
+
 def _number(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else ("—" if value is None else str(value))
 
@@ -150,7 +182,13 @@ def environment() -> Environment:
         sof_participants=participants_text,
         prisma_svg=lambda r: Markup(prisma_svg(r)),
     )
-    env.globals["direction_colors"] = DIRECTION_COLORS
+    env.globals.update(
+        direction_colors=DIRECTION_COLORS,
+        html_pmid_link=html_pmid_link,
+        html_flags=html_flags,
+        md_pmid_link=md_pmid_link,
+        md_flags=md_flags,
+    )
     return env
 
 
