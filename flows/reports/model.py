@@ -199,11 +199,16 @@ def _search_block(inputs: ClaimInputs, history: list[Json]) -> Json:
 
 
 def _authors(article: Article | None) -> str:
+    """The first MAX_AUTHORS named authors, "et al." if there are more (each name built once, and
+    no further than the one that shows there are more)."""
     if article is None:
         return ""
-    names = [a.display for a in article.authors if a.display]
-    if len(names) > MAX_AUTHORS:
-        return ", ".join(names[:MAX_AUTHORS]) + " et al."
+    names: list[str] = []
+    for author in article.authors:
+        if name := author.display:
+            names.append(name)
+            if len(names) > MAX_AUTHORS:
+                return ", ".join(names[:MAX_AUTHORS]) + " et al."
     return ", ".join(names)
 
 
