@@ -216,6 +216,57 @@ def _label_or_none(vocabulary: str, value: str | None) -> str | None:
     return load_ladder().label(vocabulary, value) if value else None
 
 
+_RECORD_FIELDS: dict[int, tuple[Article, Json]] = {}  # id(record) -> (the record, its study fields)
+_RECORD_FIELDS_MAX = 20_000
+
+
+def _record_fields(article: Article | None) -> Json:
+    """A study's fields that come from its stored record. Memoised per record object: the same record
+    is a study of every claim whose search found it (most of a report's build time was these). An
+    entry holds its record, so its id is not reused while it is cached, and it counts only for that
+    very object: a record read again (another report, a changed record) is a new entry."""
+    if article is None:
+        return dict(_NO_RECORD)
+    hit = _RECORD_FIELDS.get(id(article))
+    if hit is None or hit[0] is not article:
+        if len(_RECORD_FIELDS) >= _RECORD_FIELDS_MAX:
+            _RECORD_FIELDS.clear()
+        hit = (article, _fields_of(article))
+        _RECORD_FIELDS[id(article)] = hit
+    return dict(hit[1])
+
+
+def _fields_of(article: Article) -> Json:
+    return {
+        "in_store": True,
+        "title": article.title,
+        "title_html": article.title_html or "",
+        "authors": _authors(article),
+        "year": article.pub_date.year,
+        "pub_date": article.pub_date.sort_date,
+        "journal": article.journal.iso_abbreviation or article.journal.title,
+        "doi": article.doi,
+        "doi_url": doi_url(article.doi),
+        "retracted": bool(article.is_retracted),
+        "expression_of_concern": bool(article.has_expression_of_concern),
+    }
+
+
+_NO_RECORD: Json = {
+    "in_store": False,
+    "title": "(record not yet fetched from PubMed)",
+    "title_html": "",
+    "authors": "",
+    "year": None,
+    "pub_date": None,
+    "journal": None,
+    "doi": None,
+    "doi_url": None,
+    "retracted": False,
+    "expression_of_concern": False,
+}
+
+
 def _study(
     grade: FinalGrade,
     article: Article | None,
@@ -227,15 +278,7 @@ def _study(
     return {
         "pmid": grade.pmid,
         "pubmed_url": pubmed_url(grade.pmid),
-        "in_store": article is not None,
-        "title": article.title if article else "(record not yet fetched from PubMed)",
-        "title_html": (article.title_html or "") if article else "",
-        "authors": _authors(article),
-        "year": article.pub_date.year if article else None,
-        "pub_date": article.pub_date.sort_date if article else None,
-        "journal": (article.journal.iso_abbreviation or article.journal.title) if article else None,
-        "doi": article.doi if article else None,
-        "doi_url": doi_url(article.doi if article else None),
+        **_record_fields(article),
         "level": grade.level or "other",
         "level_label": ladder.label("levels", grade.level or "other"),
         "direction": grade.direction or "unclear",
@@ -258,8 +301,6 @@ def _study(
         "decided_by": grade.decided_by,
         "self_adjudicated": grade.self_adjudicated,
         "curators": list(grade.curators),
-        "retracted": bool(article and article.is_retracted),
-        "expression_of_concern": bool(article and article.has_expression_of_concern),
         "counted": grade.pmid in counted,
         "rating_rests_on": grade.pmid in rests_on,
     }
