@@ -151,10 +151,18 @@ def _children_cpu() -> float:
     return seconds
 
 
+def _fresh_records(inputs: list[ClaimInputs]) -> list[ClaimInputs]:
+    """The same records as new objects, as a `litgrade report` reads them from the store each run:
+    nothing memoised per record object in an earlier run counts for this one."""
+    articles = {pmid: dataclasses.replace(a) for pmid, a in inputs[0].articles.items()}
+    return [dataclasses.replace(i, articles=articles) for i in inputs]
+
+
 def _timed(label: str, inputs: list[ClaimInputs], out_dir: Path, workers: int | None) -> dict[str, Any]:
     """One `litgrade report` of the report layer: build every claim's data, then render what changed
     and write it (one step: files are staged as they are rendered, in worker processes if any)."""
     rules = load_rules()
+    inputs = _fresh_records(inputs)
     c0, k0, t0 = time.process_time(), _children_cpu(), time.perf_counter()
     reports, scorecard = _build(inputs, rules)
     t1 = time.perf_counter()
