@@ -1,8 +1,9 @@
 """Write a project's reports: each claim's HTML/Markdown/JSON and the article scorecard.
 
 Reads the store read-only (search runs, hits, records) and the grades from the curators' files, builds
-the data (reports.model), renders it (reports.render) and only then writes, every file atomically
-(temp file + os.replace), so a failure leaves the previous reports whole. The store is never written:
+the data (reports.model), renders it (reports.render) and stages every file as a durable temp file
+(reports.stage) before the first is renamed into place (os.replace), so a failure leaves the previous
+reports whole. The store is never written:
 a report runs beside the web app or another reader, and needs no write lock. Each claim's previous
 JSON is read before it is replaced: that is what "changes since the previous report" compares with.
 """
