@@ -1,8 +1,9 @@
 """Write a project's reports: each claim's HTML/Markdown/JSON and the article scorecard.
 
 Reads the store read-only (search runs, hits, records) and the grades from the curators' files, builds
-the data (reports.model), renders it (reports.render) and only then writes, every file atomically
-(temp file + os.replace), so a failure leaves the previous reports whole. The store is never written:
+the data (reports.model), renders it (reports.render) and stages every file as a durable temp file
+(reports.stage) before the first is renamed into place (os.replace), so a failure leaves the previous
+reports whole. The store is never written:
 a report runs beside the web app or another reader, and needs no write lock. Each claim's previous
 JSON is read before it is replaced: that is what "changes since the previous report" compares with.
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 from duckdb import DuckDBPyConnection
 
-from flows.atomic import write_files_atomic
+from flows.atomic import Staged, commit_staged, discard_staged, stage_files
 from flows.curation.events import FinalGrade, GradeEvent
 from flows.curation.journal import read_events
 from flows.curation.review import decisions, final_grades
@@ -33,9 +34,9 @@ from flows.evidence.retraction_watch import matching, normalise_doi
 from flows.ids import is_slug
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
-from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard
-from flows.reports.prisma import prisma2020_csv, prisma_svg_file
-from flows.reports.render import render_claim, render_scorecard, render_sof
+from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard, fingerprint
+from flows.reports.render import render_scorecard
+from flows.reports.stage import claim_files, stage_claims
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
@@ -174,25 +175,11 @@ def build_project_reports(
     return reports, build_scorecard(project.name, project.article, reports, rules)
 
 
-def sof_files(report: dict[str, Any]) -> dict[str, str]:
-    """A claim's Summary-of-Findings exports beside its report: <claim>.sof.csv and <claim>.sof.md."""
-    return {f"{report['claim']['id']}.{suffix}": text for suffix, text in render_sof(report).items()}
-
-
-def prisma_files(report: dict[str, Any]) -> dict[str, str]:
-    """A claim's PRISMA 2020 diagram as a standalone .svg, and its numbers as the PRISMA2020 app's CSV."""
-    claim_id = report["claim"]["id"]
-    return {
-        f"{claim_id}.prisma.svg": prisma_svg_file(report),
-        f"{claim_id}.prisma2020.csv": prisma2020_csv(report),
-    }
-
-
 def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
     """file name → text, for every file of a project's reports (all rendered, in this process)."""
     files: dict[str, str] = {}
     for report in reports:
-        files.update(_claim_files(report))
+        files.update(claim_files(report))
     for fmt, text in render_scorecard(scorecard).items():
         files[f"index.{fmt}"] = text
     return files
@@ -220,14 +207,11 @@ def write_project_reports(
     out_dir = Path(out_dir)
     previous = Path(previous_dir) if previous_dir is not None else out_dir
     reports, scorecard = build_project_reports(proj, Path(db_path), previous, snapshot_note=snapshot_note)
-    # everything rendered before the first byte is written
-    files, skipped = render_changed(reports, scorecard, out_dir, workers=workers)
-    written = [out_dir / name for name in files if name != RENDER_STATE]
-    write_files_atomic({out_dir / name: text for name, text in files.items()})
+    written, skipped = write_changed(reports, scorecard, out_dir, workers=workers)
     return ReportSummary(
         project=proj.name,
         out_dir=out_dir,
-        files=tuple(sorted(written)),
+        files=tuple(sorted(p for p in written if p.name != RENDER_STATE)),
         claims=tuple(
             ClaimLine(
                 claim_id=r["claim"]["id"],
@@ -251,7 +235,8 @@ def write_project_reports(
 RENDER_STATE = ".litgrade-render"  # JSON beside the reports: what each claim's files were rendered from
 CLAIM_SUFFIXES = (".html", ".md", ".json", ".prisma.svg", ".prisma2020.csv")
 PARALLEL_MIN_CLAIMS = 200  # below this, starting worker processes costs more than it saves
-_RENDER_CODE = ("render.py", "charts.py", "prisma.py", "model.py", "write.py")
+BATCH_CLAIMS = 25  # claims per staged batch (~18 MB of text): bounds memory; a worker's unit of work
+_RENDER_CODE = ("render.py", "charts.py", "prisma.py", "model.py", "stage.py", "write.py")
 
 
 @lru_cache(maxsize=1)
@@ -266,17 +251,6 @@ def renderer_id() -> str:
     return digest.hexdigest()
 
 
-def _claim_files(report: dict[str, Any]) -> dict[str, str]:
-    files = {f"{report['claim']['id']}.{fmt}": text for fmt, text in render_claim(report).items()}
-    files.update(prisma_files(report))
-    files.update(sof_files(report))
-    return files
-
-
-def _render_many(reports: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [_claim_files(r) for r in reports]
-
-
 def report_key(report: dict[str, Any]) -> str:
     """What a claim's JSON file holds, in a few bytes: the report's fingerprint (a hash of its content)
     and a hash of its `changes` (the one part the fingerprint leaves out). Cheaper than hashing the
@@ -285,42 +259,88 @@ def report_key(report: dict[str, Any]) -> str:
     return f"{report['fingerprint']}:{hashlib.sha256(changes.encode('utf-8')).hexdigest()}"
 
 
-def _read_state(out_dir: Path) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class RenderState:
+    """What RENDER_STATE says the files in a folder were rendered from: a report_key per claim and
+    the scorecard's fingerprint (None: render everything)."""
+
+    claims: dict[str, str]
+    index: str | None = None
+
+
+def _read_state(out_dir: Path) -> RenderState:
     data = read_previous(out_dir / RENDER_STATE)
     if not data or data.get("renderer") != renderer_id() or not isinstance(data.get("claims"), dict):
-        return {}
-    return {str(k): str(v) for k, v in data["claims"].items()}
+        return RenderState({})
+    index = data.get("index")
+    return RenderState({str(k): str(v) for k, v in data["claims"].items()}, str(index) if index else None)
 
 
-def render_changed(
-    reports: list[dict[str, Any]],
-    scorecard: dict[str, Any],
-    out_dir: Path | None,
-    *,
-    workers: int | None = None,
-) -> tuple[dict[str, str], int]:
-    """(file name → text, claims skipped): the files of every claim whose report changed since the last
-    write into `out_dir` (its report_key differs from the one recorded in RENDER_STATE, the renderer
-    changed, or one of its files is missing), the scorecard, and the new RENDER_STATE (last, so it is
-    replaced after the files it describes). `out_dir` None renders everything."""
-    state = _read_state(out_dir) if out_dir is not None else {}
-    keys = {r["claim"]["id"]: report_key(r) for r in reports}
-    todo = [
+def _changed_reports(
+    reports: list[dict[str, Any]], keys: Mapping[str, str], state: RenderState, present: set[str]
+) -> list[dict[str, Any]]:
+    """The reports whose files must be rendered: report_key differs from the one in RENDER_STATE (or
+    the renderer changed), or one of the claim's files is missing."""
+    return [
         r
         for r in reports
-        if out_dir is None
-        or state.get(r["claim"]["id"]) != keys[r["claim"]["id"]]
-        or not all((out_dir / f"{r['claim']['id']}{suffix}").is_file() for suffix in CLAIM_SUFFIXES)
+        if state.claims.get(r["claim"]["id"]) != keys[r["claim"]["id"]]
+        or not all(f"{r['claim']['id']}{suffix}" in present for suffix in CLAIM_SUFFIXES)
     ]
-    files: dict[str, str] = {}
-    for rendered in _render_in_parallel(todo, workers):
-        files.update(rendered)
-    for fmt, text in render_scorecard(scorecard).items():
-        files[f"index.{fmt}"] = text
-    files[RENDER_STATE] = (
-        json.dumps({"renderer": renderer_id(), "claims": keys}, sort_keys=True, indent=0) + "\n"
-    )
-    return files, len(reports) - len(todo)
+
+
+def _index_files(
+    scorecard: dict[str, Any], key: str, state: RenderState, present: set[str]
+) -> dict[str, str]:
+    """index.{html,md,json}, unless RENDER_STATE says they were rendered from this very scorecard and
+    all three are there: with many claims the scorecard is the largest page (1,000 claims sharing
+    studies: 176 MB, 8 s to render), and most runs leave it as it was."""
+    names = [f"index.{fmt}" for fmt in FORMATS]
+    if state.index == key and all(name in present for name in names):
+        return {}
+    return {f"index.{fmt}": text for fmt, text in render_scorecard(scorecard).items()}
+
+
+def _files_in(folder: Path) -> set[str]:
+    """Names of the regular files in `folder` (one directory listing, not a stat per claim file)."""
+    if not folder.is_dir():
+        return set()
+    with os.scandir(folder) as entries:
+        return {e.name for e in entries if e.is_file()}
+
+
+def _state_text(keys: Mapping[str, str], index_key: str) -> str:
+    state = {"renderer": renderer_id(), "claims": keys, "index": index_key}
+    return json.dumps(state, sort_keys=True, indent=0) + "\n"
+
+
+def write_changed(
+    reports: list[dict[str, Any]],
+    scorecard: dict[str, Any],
+    out_dir: Path,
+    *,
+    workers: int | None = None,
+) -> tuple[list[Path], int]:
+    """(files written, claims skipped): write into `out_dir` the files of every claim whose report
+    changed since the last write there (see _changed_reports), the scorecard if it changed, and the
+    new RENDER_STATE (last, so it is replaced after the files it describes). Every file is staged
+    (temp file, fsync) before the first is renamed into place: a failure or an interrupted run
+    leaves the previous reports whole."""
+    keys = {r["claim"]["id"]: report_key(r) for r in reports}
+    index_key = fingerprint(scorecard)
+    state, present = _read_state(out_dir), _files_in(out_dir)
+    todo = _changed_reports(reports, keys, state, present)
+    staged: list[Staged] = []
+    try:
+        staged += _stage_in_parallel(todo, out_dir, workers)
+        index = _index_files(scorecard, index_key, state, present)
+        staged += stage_files({out_dir / name: text for name, text in index.items()})
+        staged += stage_files({out_dir / RENDER_STATE: _state_text(keys, index_key)})
+        commit_staged(staged)
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return [path for _, path in staged], len(reports) - len(todo)
 
 
 def auto_workers(claims: int) -> int:
@@ -332,17 +352,43 @@ def auto_workers(claims: int) -> int:
     return min(cores, 4) if claims >= PARALLEL_MIN_CLAIMS and idle >= 2 else 1
 
 
-def _render_in_parallel(reports: list[dict[str, Any]], workers: int | None) -> list[dict[str, str]]:
-    """Each claim's files; in `workers` processes when there are many claims and more than one core."""
+def _batches(reports: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [reports[i : i + BATCH_CLAIMS] for i in range(0, len(reports), BATCH_CLAIMS)]
+
+
+def _stage_in_parallel(reports: list[dict[str, Any]], out_dir: Path, workers: int | None) -> list[Staged]:
+    """Render and stage each claim's files, in batches; in `workers` processes when there are many
+    claims and more than one core. Each worker stages its batches itself and returns only the temp
+    files' names; what was staged is discarded if any batch fails."""
     count = workers if workers is not None else auto_workers(len(reports))
-    if count <= 1 or len(reports) < 2:
-        return _render_many(reports)
-    chunks = [reports[i::count] for i in range(count)]
-    # forkserver: safe from a process with threads (a Prefect flow), and the workers import only this
+    batches = _batches(reports)
+    if count <= 1 or len(batches) < 2:
+        return _stage_serially(batches, out_dir)
+    # forkserver: safe from a process with threads (a Prefect flow); preloading the render stack there
+    # means each worker forks with Jinja2 imported instead of importing it again
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["flows.reports.stage"])
+    staged: list[Staged] = []
+    failure: BaseException | None = None
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        parts = list(pool.map(_render_many, chunks))
-    out: list[dict[str, str]] = []
-    for i in range(len(reports)):
-        out.append(parts[i % count][i // count])
-    return out
+        futures = [pool.submit(stage_claims, batch, out_dir) for batch in batches]
+        for future in futures:  # every batch collected, so none of a failed run's temp files is left
+            try:
+                staged += future.result()
+            except BaseException as exc:  # re-raised below, once every batch is in
+                failure = failure or exc
+    if failure is not None:
+        discard_staged(staged)
+        raise failure
+    return staged
+
+
+def _stage_serially(batches: list[list[dict[str, Any]]], out_dir: Path) -> list[Staged]:
+    staged: list[Staged] = []
+    try:
+        for batch in batches:
+            staged += stage_claims(batch, out_dir)
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return staged
