@@ -50,13 +50,18 @@ def clean(value: str | None) -> str:
     """Whitespace collapsed to single spaces, edges stripped."""
     if not value:
         return ""
-    # Fast path for most values. isascii() is O(1), and the only ASCII whitespace XML text may hold is
-    # space, tab, newline and carriage return, each found by a C substring scan.
+    # Fast paths: most values need only strip(). isascii() is O(1), and the only ASCII whitespace XML
+    # text may hold is space, tab, newline and carriage return, each found by a C substring scan.
     if value.isascii():
         if "  " in value or "\n" in value or "\t" in value or "\r" in value:
             return " ".join(value.split())
         return value.strip()
-    return " ".join(value.split())  # str.split() knows the Unicode spaces (NBSP, thin space...)
+    # isprintable() is False for every character str.split() splits on except the ASCII space (NBSP,
+    # thin space, line separator...: checked over all code points), so a printable value without a
+    # double space is already collapsed. One C pass, against building a list of every word.
+    if value.isprintable() and "  " not in value:
+        return value.strip()
+    return " ".join(value.split())
 
 
 def _walk(el: etree._Element, text: list[str], html: list[str]) -> None:
