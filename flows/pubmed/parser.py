@@ -19,6 +19,7 @@ files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.client
 import io
@@ -421,24 +422,40 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
     return tuple(out)
 
 
-def _pub_date(date: etree._Element | None) -> PubDate:
-    if date is None:
-        return PubDate()
-    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
+# Dates repeat across records (a bulk file's DateRevised values span a few hundred days, issue dates
+# are mostly year and month), and their parts are tiny: so each distinct set of parts is normalised
+# once. The caches are bounded (flat memory) and hold frozen values, safe to share between records.
+DateParts = tuple[tuple[str, str | None], ...]
+
+
+def _date_parts(date: etree._Element) -> DateParts:
+    return tuple([(tag, child.text) for child in date if isinstance(tag := child.tag, str)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _pub_date_of(parts: DateParts) -> PubDate:
+    found = dict(parts)  # the last of a repeated part wins, as before
     return pub_date(
-        year=parts.get("Year"),
-        month=parts.get("Month"),
-        day=parts.get("Day"),
-        season=parts.get("Season"),
-        medline_date=parts.get("MedlineDate"),
+        year=found.get("Year"),
+        month=found.get("Month"),
+        day=found.get("Day"),
+        season=found.get("Season"),
+        medline_date=found.get("MedlineDate"),
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_of(parts: DateParts) -> str | None:
+    found = dict(parts)
+    return iso_date(found.get("Year"), found.get("Month"), found.get("Day"))
+
+
+def _pub_date(date: etree._Element | None) -> PubDate:
+    return PubDate() if date is None else _pub_date_of(_date_parts(date))
+
+
 def _iso(date: etree._Element | None) -> str | None:
-    if date is None:
-        return None
-    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
-    return iso_date(parts.get("Year"), parts.get("Month"), parts.get("Day"))
+    return None if date is None else _iso_of(_date_parts(date))
 
 
 def _pages(pagination: etree._Element | None) -> str | None:
