@@ -262,14 +262,17 @@ def _record(elem: etree._Element) -> Article | ParseProblem:
         main = top.get("BookDocument")
     else:
         main = elem if tag == "MedlineCitation" else top.get("MedlineCitation")
-    pmid = _t(_index(main), "PMID") or ""
+    # One pass over the record's main element serves the PMID check and the builders.
+    groups = _group(main) if main is not None else {}
+    pmid_el = _first(groups, "PMID")
+    pmid = (clean(pmid_el.text) or "") if pmid_el is not None else ""
     if not is_pmid(pmid):  # whole-match: no leading zeros, no non-ASCII digits
         return ParseProblem(pmid or None, f"{tag} without a usable PMID ({pmid or 'missing'}); skipped")
     assert main is not None
     try:
         if tag == "PubmedBookArticle":
-            return _book(top, main, pmid)
-        return _citation(main, top.get("PubmedData"), pmid)
+            return _book(top, main, groups, pmid)
+        return _citation(main, groups, top.get("PubmedData"), pmid)
     except _Unusable as exc:
         return ParseProblem(pmid, str(exc))
     except (ValueError, TypeError) as exc:
@@ -612,8 +615,9 @@ def _title(pmid: str, *candidates: etree._Element | None) -> tuple[str, str]:
     raise _Unusable(f"PMID {pmid} has no title; skipped")
 
 
-def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid: str) -> Article:
-    cit = _group(citation)
+def _citation(
+    citation: etree._Element, cit: Groups, pubmed_data: etree._Element | None, pmid: str
+) -> Article:
     article = _first(cit, "Article")
     if article is None:
         raise _Unusable(f"PMID {pmid} has no Article element; skipped")
@@ -660,8 +664,8 @@ def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid
     )
 
 
-def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
-    index = _index(doc)
+def _book(top: Index, doc: etree._Element, groups: Groups, pmid: str) -> Article:
+    index = {tag: children[0] for tag, children in groups.items()}
     book_el = index.get("Book")
     book = _index(book_el)
     book_title = book.get("BookTitle")
