@@ -348,12 +348,16 @@ def _version(pmid_el: etree._Element | None) -> int:
 
 
 def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
+    if abstract is None:
+        return ()
     out = []
-    for part in _kids(abstract, "AbstractText"):
+    for part in abstract:
+        if part.tag != "AbstractText":
+            continue
         text, html = render(part)
         label = clean(part.get("Label")) or None
         if text or label:
-            out.append(_AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
+            out.append(_AbstractSection(text, html, label, part.get("NlmCategory")))
     return tuple(out)
 
 
@@ -462,22 +466,35 @@ def _iso(date: etree._Element | None) -> str | None:
 
 
 def _pages(pagination: etree._Element | None) -> str | None:
-    index = _index(pagination)
-    medline = _t(index, "MedlinePgn")
+    if pagination is None:
+        return None
+    medline = start = end = None
+    for child in pagination:  # the first of each, as an index of the children would give
+        tag = child.tag
+        if tag == "MedlinePgn":
+            if medline is None:
+                medline = clean(child.text) or ""
+        elif tag == "StartPage":
+            if start is None:
+                start = clean(child.text) or ""
+        elif tag == "EndPage" and end is None:
+            end = clean(child.text) or ""
     if medline:
         return medline
-    start, end = _t(index, "StartPage"), _t(index, "EndPage")
-    return f"{start}-{end}" if start and end else start
+    return f"{start}-{end}" if start and end else (start or None)
 
 
 def _ids(*lists: etree._Element | None) -> dict[str, str]:
     found: dict[str, str] = {}
     for id_list in lists:
-        for ident in _kids(id_list, "ArticleId"):
-            kind = (ident.get("IdType") or "").lower()
-            value = clean(ident.text)
-            if kind and value:
-                found.setdefault(kind, value)
+        if id_list is None:
+            continue
+        for ident in id_list:
+            if ident.tag != "ArticleId":
+                continue
+            kind = ident.get("IdType")
+            if kind and (value := clean(ident.text)):
+                found.setdefault(kind.lower(), value)
     return found
 
 
