@@ -242,7 +242,7 @@ def main() -> None:
             f" {ours['rate']:.0f} vs {theirs['rate']:.0f} rec/s, litgrade peak RSS {ours['rss_mb']:.1f} MB)"
         )
     if len(pairs) > 1:
-        print(f"  minimum over the {len(pairs)} runs:                {min(ratios):5.2f}x")
+        print(f"  minimum over the {len(pairs)} runs:                 {min(ratios):5.2f}x")
     if "100k" in en:
         print(
             f"  records/s litgrade / Entrez.read, 100k file:   {lg['100k']['rate'] / en['100k']['rate']:5.1f}x"
