@@ -19,6 +19,7 @@ files), no DTD is loaded, no network is used and libxml2's huge-tree limits stay
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.client
 import io
@@ -261,14 +262,17 @@ def _record(elem: etree._Element) -> Article | ParseProblem:
         main = top.get("BookDocument")
     else:
         main = elem if tag == "MedlineCitation" else top.get("MedlineCitation")
-    pmid = _t(_index(main), "PMID") or ""
+    # One pass over the record's main element serves the PMID check and the builders.
+    groups = _group(main) if main is not None else {}
+    pmid_el = _first(groups, "PMID")
+    pmid = (clean(pmid_el.text) or "") if pmid_el is not None else ""
     if not is_pmid(pmid):  # whole-match: no leading zeros, no non-ASCII digits
         return ParseProblem(pmid or None, f"{tag} without a usable PMID ({pmid or 'missing'}); skipped")
     assert main is not None
     try:
         if tag == "PubmedBookArticle":
-            return _book(top, main, pmid)
-        return _citation(main, top.get("PubmedData"), pmid)
+            return _book(top, main, groups, pmid)
+        return _citation(main, groups, top.get("PubmedData"), pmid)
     except _Unusable as exc:
         return ParseProblem(pmid, str(exc))
     except (ValueError, TypeError) as exc:
@@ -344,12 +348,16 @@ def _version(pmid_el: etree._Element | None) -> int:
 
 
 def _sections(abstract: etree._Element | None) -> tuple[AbstractSection, ...]:
+    if abstract is None:
+        return ()
     out = []
-    for part in _kids(abstract, "AbstractText"):
+    for part in abstract:
+        if part.tag != "AbstractText":
+            continue
         text, html = render(part)
         label = clean(part.get("Label")) or None
         if text or label:
-            out.append(_AbstractSection(text=text, html=html, label=label, category=part.get("NlmCategory")))
+            out.append(_AbstractSection(text, html, label, part.get("NlmCategory")))
     return tuple(out)
 
 
@@ -372,11 +380,13 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
     if author_list is None:
         return ()
     out = []
-    # One pass over each author's children with plain locals: this runs for every author of every record.
-    for author in _kids(author_list, "Author"):
-        last = fore = first = initials = suffix = orcid = None
-        collective: etree._Element | None = None
-        affiliations: list[etree._Element] = []
+    # One pass over each author's children with plain locals, and clean() only on the parts present:
+    # this runs for every author of every record (about 7 a record).
+    for author in author_list:
+        if author.tag != "Author":
+            continue
+        last = fore = first = initials = suffix = orcid = group = None
+        affiliations: list[str] = []
         for child in author:
             tag = child.tag
             if tag == "LastName":
@@ -386,73 +396,105 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
             elif tag == "Initials":
                 initials = child.text
             elif tag == "AffiliationInfo":
-                affiliations.extend(a for a in child if a.tag == "Affiliation")
+                for affiliation in child:
+                    if affiliation.tag == "Affiliation" and (text := plain(affiliation)):
+                        affiliations.append(text)
             elif tag == "Identifier":
                 if orcid is None and (child.get("Source") or "").upper() == "ORCID":
                     orcid = _orcid(child.text)
             elif tag == "Suffix":
                 suffix = child.text
             elif tag == "CollectiveName":
-                collective = child
+                group = child  # the last one counts, as before
             elif tag == "Affiliation":  # pre-2015 DTDs
-                affiliations.append(child)
+                if text := plain(child):
+                    affiliations.append(text)
             elif tag == "FirstName":
                 first = child.text
         last = clean(last) or None
         fore = clean(fore) or clean(first) or None
-        group = plain(collective) or None
-        if last or fore or group:
+        collective = plain(group) or None
+        if last or fore or collective:
             out.append(
                 _Author(
                     last,
                     fore,
                     clean(initials) or None,
                     clean(suffix) or None,
-                    group,
+                    collective,
                     orcid,
-                    tuple(a for a in map(plain, affiliations) if a),
+                    tuple(affiliations),
                 )
             )
     return tuple(out)
 
 
-def _pub_date(date: etree._Element | None) -> PubDate:
-    if date is None:
-        return PubDate()
-    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
+# Dates repeat across records (a bulk file's DateRevised values span a few hundred days, issue dates
+# are mostly year and month), and their parts are tiny: so each distinct set of parts is normalised
+# once. The caches are bounded (flat memory) and hold frozen values, safe to share between records.
+DateParts = tuple[tuple[str, str | None], ...]
+
+
+def _date_parts(date: etree._Element) -> DateParts:
+    return tuple([(tag, child.text) for child in date if isinstance(tag := child.tag, str)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _pub_date_of(parts: DateParts) -> PubDate:
+    found = dict(parts)  # the last of a repeated part wins, as before
     return pub_date(
-        year=parts.get("Year"),
-        month=parts.get("Month"),
-        day=parts.get("Day"),
-        season=parts.get("Season"),
-        medline_date=parts.get("MedlineDate"),
+        year=found.get("Year"),
+        month=found.get("Month"),
+        day=found.get("Day"),
+        season=found.get("Season"),
+        medline_date=found.get("MedlineDate"),
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_of(parts: DateParts) -> str | None:
+    found = dict(parts)
+    return iso_date(found.get("Year"), found.get("Month"), found.get("Day"))
+
+
+def _pub_date(date: etree._Element | None) -> PubDate:
+    return PubDate() if date is None else _pub_date_of(_date_parts(date))
+
+
 def _iso(date: etree._Element | None) -> str | None:
-    if date is None:
-        return None
-    parts: dict[str, str | None] = {child.tag: child.text for child in date if isinstance(child.tag, str)}
-    return iso_date(parts.get("Year"), parts.get("Month"), parts.get("Day"))
+    return None if date is None else _iso_of(_date_parts(date))
 
 
 def _pages(pagination: etree._Element | None) -> str | None:
-    index = _index(pagination)
-    medline = _t(index, "MedlinePgn")
+    if pagination is None:
+        return None
+    medline = start = end = None
+    for child in pagination:  # the first of each, as an index of the children would give
+        tag = child.tag
+        if tag == "MedlinePgn":
+            if medline is None:
+                medline = clean(child.text) or ""
+        elif tag == "StartPage":
+            if start is None:
+                start = clean(child.text) or ""
+        elif tag == "EndPage" and end is None:
+            end = clean(child.text) or ""
     if medline:
         return medline
-    start, end = _t(index, "StartPage"), _t(index, "EndPage")
-    return f"{start}-{end}" if start and end else start
+    return f"{start}-{end}" if start and end else (start or None)
 
 
 def _ids(*lists: etree._Element | None) -> dict[str, str]:
     found: dict[str, str] = {}
     for id_list in lists:
-        for ident in _kids(id_list, "ArticleId"):
-            kind = (ident.get("IdType") or "").lower()
-            value = clean(ident.text)
-            if kind and value:
-                found.setdefault(kind, value)
+        if id_list is None:
+            continue
+        for ident in id_list:
+            if ident.tag != "ArticleId":
+                continue
+            kind = ident.get("IdType")
+            if kind and (value := clean(ident.text)):
+                found.setdefault(kind.lower(), value)
     return found
 
 
@@ -479,32 +521,48 @@ def _publication_types(items: list[etree._Element]) -> tuple[PublicationType, ..
 
 
 def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
+    if heading_list is None:
+        return ()
     out = []
-    for heading in _kids(heading_list, "MeshHeading"):
+    for heading in heading_list:
+        if heading.tag != "MeshHeading":
+            continue
         descriptor = None
         qualifiers = []
         for child in heading:
-            if child.tag == "DescriptorName" and descriptor is None:
+            tag = child.tag  # read once: each .tag read builds a new str
+            if tag == "QualifierName":
+                if q_name := clean(child.text):
+                    qualifiers.append(
+                        _MeshQualifier(q_name, child.get("UI"), child.get("MajorTopicYN") == "Y")
+                    )
+            elif tag == "DescriptorName" and descriptor is None:
                 descriptor = child
-            elif child.tag == "QualifierName" and (q_name := clean(child.text)):
-                qualifiers.append(
-                    _MeshQualifier(name=q_name, ui=child.get("UI"), major=child.get("MajorTopicYN") == "Y")
-                )
-        name = clean(descriptor.text) if descriptor is not None else ""
-        if descriptor is not None and name:
+        if descriptor is not None and (name := clean(descriptor.text)):
             major = descriptor.get("MajorTopicYN") == "Y"
-            out.append(_MeshHeading(name, ui=descriptor.get("UI"), major=major, qualifiers=tuple(qualifiers)))
+            out.append(_MeshHeading(name, descriptor.get("UI"), major, tuple(qualifiers)))
     return tuple(out)
 
 
 def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
+    if chemical_list is None:
+        return ()
     out = []
-    for chem in _kids(chemical_list, "Chemical"):
-        index = _index(chem)
-        substance = index.get("NameOfSubstance")
+    for chem in chemical_list:
+        if chem.tag != "Chemical":
+            continue
+        substance = registry = None
+        for child in chem:  # the first of each, as an index of the children would give
+            tag = child.tag
+            if tag == "NameOfSubstance":
+                if substance is None:
+                    substance = child
+            elif tag == "RegistryNumber" and registry is None:
+                registry = child
         name = clean(substance.text) if substance is not None else ""
         if substance is not None and name:
-            out.append(_Chemical(name, ui=substance.get("UI"), registry_number=_t(index, "RegistryNumber")))
+            number = (clean(registry.text) or None) if registry is not None else None
+            out.append(_Chemical(name, substance.get("UI"), number))
     return tuple(out)
 
 
@@ -522,10 +580,26 @@ def _languages(items: list[etree._Element]) -> tuple[str, ...]:
 
 
 def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
+    if grant_list is None:
+        return ()
     out = []
-    for grant in _kids(grant_list, "Grant"):
-        index = _index(grant)
-        item = _Grant(grant_id=_t(index, "GrantID"), agency=_t(index, "Agency"), country=_t(index, "Country"))
+    for grant in grant_list:
+        if grant.tag != "Grant":
+            continue
+        grant_id = agency = country = None
+        for child in grant:  # the first of each (an empty one included, as an index would give)
+            tag = child.tag
+            if tag == "GrantID":
+                if grant_id is None:
+                    grant_id = child.text or ""
+            elif tag == "Agency":
+                if agency is None:
+                    agency = child.text or ""
+            elif tag == "Country" and country is None:
+                country = child.text or ""
+        item = _Grant(
+            grant_id=clean(grant_id) or None, agency=clean(agency) or None, country=clean(country) or None
+        )
         if item.grant_id or item.agency:
             out.append(item)
     return tuple(out)
@@ -534,17 +608,18 @@ def _grants(grant_list: etree._Element | None) -> tuple[Grant, ...]:
 def _comments(blocks: list[etree._Element]) -> tuple[CommentCorrection, ...]:
     out = []
     for block in blocks:
-        for comment in _kids(block, "CommentsCorrections"):
-            ref_type = comment.get("RefType")
-            if not ref_type:
+        for comment in block:
+            if comment.tag != "CommentsCorrections" or not (ref_type := comment.get("RefType")):
                 continue
             pmid = source = None
             for child in comment:
-                if child.tag == "PMID" and pmid is None:
+                tag = child.tag
+                if tag == "RefSource":
+                    if source is None:
+                        source = clean(child.text) or None
+                elif tag == "PMID" and pmid is None:
                     pmid = clean(child.text) or None
-                elif child.tag == "RefSource" and source is None:
-                    source = clean(child.text) or None
-            out.append(_CommentCorrection(ref_type=ref_type, pmid=pmid, source=source))
+            out.append(_CommentCorrection(ref_type, pmid, source))
     return tuple(out)
 
 
@@ -557,8 +632,9 @@ def _title(pmid: str, *candidates: etree._Element | None) -> tuple[str, str]:
     raise _Unusable(f"PMID {pmid} has no title; skipped")
 
 
-def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid: str) -> Article:
-    cit = _group(citation)
+def _citation(
+    citation: etree._Element, cit: Groups, pubmed_data: etree._Element | None, pmid: str
+) -> Article:
     article = _first(cit, "Article")
     if article is None:
         raise _Unusable(f"PMID {pmid} has no Article element; skipped")
@@ -605,8 +681,8 @@ def _citation(citation: etree._Element, pubmed_data: etree._Element | None, pmid
     )
 
 
-def _book(top: Index, doc: etree._Element, pmid: str) -> Article:
-    index = _index(doc)
+def _book(top: Index, doc: etree._Element, groups: Groups, pmid: str) -> Article:
+    index = {tag: children[0] for tag, children in groups.items()}
     book_el = index.get("Book")
     book = _index(book_el)
     book_title = book.get("BookTitle")

@@ -24,6 +24,8 @@ from markupsafe import escape as _markup_escape
 from flows.pubmed.markup import SAFE_TAGS
 
 _SCRIPT_TAGS = frozenset({"sup", "sub"})
+_OPEN = {name: f"<{name}>" for name in SAFE_TAGS}
+_CLOSE = {name: f"</{name}>" for name in SAFE_TAGS}
 # A lowercase word right after a sub/superscript is a new word, not part of a formula.
 _WORD_AFTER_SCRIPT = re.compile(r"[a-z]{2}")
 
@@ -50,30 +52,42 @@ def clean(value: str | None) -> str:
     """Whitespace collapsed to single spaces, edges stripped."""
     if not value:
         return ""
-    # Fast path for most values. isascii() is O(1), and the only ASCII whitespace XML text may hold is
-    # space, tab, newline and carriage return, each found by a C substring scan.
+    # Fast paths: most values need only strip(). isascii() is O(1), and the only ASCII whitespace XML
+    # text may hold is space, tab, newline and carriage return, each found by a C substring scan.
     if value.isascii():
         if "  " in value or "\n" in value or "\t" in value or "\r" in value:
             return " ".join(value.split())
         return value.strip()
-    return " ".join(value.split())  # str.split() knows the Unicode spaces (NBSP, thin space...)
+    # isprintable() is False for every character str.split() splits on except the ASCII space (NBSP,
+    # thin space, line separator...: checked over all code points), so a printable value without a
+    # double space is already collapsed. One C pass, against building a list of every word.
+    if value.isprintable() and "  " not in value:
+        return value.strip()
+    return " ".join(value.split())
 
 
 def _walk(el: etree._Element, text: list[str], html: list[str]) -> None:
-    if el.text:
-        text.append(el.text)
-        html.append(escape(el.text))
+    # Every lxml .text/.tail/.tag read builds a new str, so each is read once into a local.
+    value = el.text
+    if value:
+        text.append(value)
+        html.append(escape(value))
     for child in el:
-        name = _local(child.tag)
+        tag = child.tag
+        name = _local(tag) if not isinstance(tag, str) or "}" in tag else tag
+        tail = child.tail
         if name in SAFE_TAGS:
-            html.append(f"<{name}>")
+            html.append(_OPEN[name])
             start = len(text)
-            _walk(child, text, html)
-            html.append(f"</{name}>")
-            tail = child.tail
+            if len(child):
+                _walk(child, text, html)
+            elif value := child.text:  # most inline elements hold text only: no call for them
+                text.append(value)
+                html.append(escape(value))
+            html.append(_CLOSE[name])
             if (
-                name in _SCRIPT_TAGS
-                and tail
+                tail
+                and name in _SCRIPT_TAGS
                 and len(text) > start
                 and _ends_script(text[-1])
                 and _WORD_AFTER_SCRIPT.match(tail)
@@ -88,20 +102,21 @@ def _walk(el: etree._Element, text: list[str], html: list[str]) -> None:
             inner = "".join(parts)
             text.append(inner)
             html.append(escape(inner))
-        tail = child.tail
         if tail:
             text.append(tail)
             html.append(escape(tail))
 
 
 def _flatten(el: etree._Element, parts: list[str]) -> None:
-    if el.text:
-        parts.append(el.text)
+    value = el.text
+    if value:
+        parts.append(value)
     for child in el:
         if isinstance(child.tag, str):
             _flatten(child, parts)
-        if child.tail:
-            parts.append(child.tail)
+        value = child.tail
+        if value:
+            parts.append(value)
 
 
 def render(el: etree._Element | None) -> tuple[str, str]:
