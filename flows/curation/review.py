@@ -113,7 +113,14 @@ def standing_events(events: Iterable[GradeEvent]) -> dict[tuple[str, str, str], 
     """(claim, pmid, curator) → that curator's latest standing decision (grade or adjudication).
 
     `events` must keep each curator's own order (read_events does: one append-only file each).
+    Replayed events answer from their one computation (a web request asks this several times).
     """
+    if isinstance(events, Replayed):
+        return events.standing
+    return _standing_events(events)
+
+
+def _standing_events(events: Iterable[GradeEvent]) -> dict[tuple[str, str, str], GradeEvent]:
     slots: dict[tuple[str, str, str], _Slots] = {}
     for event in events:
         slots.setdefault((event.claim, event.pmid, event.curator), _Slots()).put(event)
@@ -248,6 +255,14 @@ class Replayed:
         self.events = list(events)
         self.adjudicators = frozenset(adjudicators)
         self.table = decisions(self.events, self.adjudicators)
+        self._standing: dict[tuple[str, str, str], GradeEvent] | None = None
+
+    @property
+    def standing(self) -> dict[tuple[str, str, str], GradeEvent]:
+        """standing_events of these events, computed on first use."""
+        if self._standing is None:
+            self._standing = _standing_events(self.events)
+        return self._standing
 
     def __iter__(self) -> Iterator[GradeEvent]:
         return iter(self.events)
@@ -434,7 +449,10 @@ def queue(
     reviewers = project.reviewers_for(claim_id)
     out = []
     for pmid in dict.fromkeys(pmids):
-        study = _study(table, claim_id, pmid)
+        study = table.get((claim_id, pmid))
+        if study is None:  # never graded (most of a claim's studies): no empty record built for it
+            out.append(pmid)
+            continue
         if study.state(reviewers) in ("ungraded", "partial") and not study.graded_by(curator):
             out.append(pmid)
     return out
@@ -495,7 +513,10 @@ def grading_status(
     out: dict[str, Counts] = {}
     for claim_id, pmids in hits.items():
         reviewers = project.reviewers_for(claim_id)
-        states = Counter(_study(table, claim_id, p).state(reviewers) for p in dict.fromkeys(pmids))
+        states = Counter(
+            study.state(reviewers) if (study := table.get((claim_id, p))) is not None else "ungraded"
+            for p in dict.fromkeys(pmids)
+        )
         out[claim_id] = Counts(
             graded=states["partial"] + states["conflict"] + states["final"],
             ungraded=states["ungraded"],

@@ -205,7 +205,7 @@ def screen_state(
         history=history,
         history_hidden=history_hidden,
         reviewers=reviewers,
-        can_undo=undo_target(events.events, claim.id, curator) is not None,
+        can_undo=undo_target(events, claim.id, curator) is not None,
         stale=store.stale,
         maybe=target in parked_studies(config, curator, claim.id, maybe_only=True) if target else False,
     )
@@ -301,7 +301,7 @@ def conflict_rows(
 def conflict_feedback(config: data.WebConfig, claim: Claim, pmid: str, curator: str) -> str | None:
     """On the spot, after a save: the other reviewers' grades when this save left the study in
     conflict (both have graded by then, so nothing blind is given away)."""
-    events = data.events(config)
+    events = data.events(config, claim.id)  # this claim's only: study_decisions filters to one study
     roles = adjudicators(config)
     study = grading.study_decisions(events, claim.id, pmid, roles)
     if study.state(config.project.reviewers_for(claim.id)) != "conflict":
@@ -414,7 +414,7 @@ def records_page(
     )  # fmt: skip
 
 
-def undo_target(events: Sequence[GradeEvent], claim: str, curator: str) -> str | None:
+def undo_target(events: Sequence[GradeEvent] | grading.Replayed, claim: str, curator: str) -> str | None:
     """The study this curator graded most recently whose grade still stands."""
     position = {id(e): i for i, e in enumerate(events)}
     live = [
