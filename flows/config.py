@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,11 +77,23 @@ def prefect_logs_to_file(log_file: Path) -> Path:
         return log_file
     shipped = Path(locations[0]) / "logging" / "logging.yml"
     target = log_file.with_name("logging.yml")
-    with contextlib.suppress(OSError):  # written from this Prefect's file already: no YAML to parse
+    if not _logging_config_current(target, shipped, log_file):
+        _write_logging_config(target, shipped, log_file)
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
+    return target
+
+
+def _logging_config_current(target: Path, shipped: Path, log_file: Path) -> bool:
+    """`target` was written from this Prefect's shipped file for `log_file`: no YAML to parse (every
+    command asks this before Prefect starts)."""
+    try:
         newer = target.stat().st_mtime_ns >= shipped.stat().st_mtime_ns
-        if newer and str(log_file) in target.read_text(encoding="utf-8"):
-            os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
-            return target
+        return newer and str(log_file) in target.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def _write_logging_config(target: Path, shipped: Path, log_file: Path) -> None:
     import yaml
 
     settings = yaml.safe_load(shipped.read_text(encoding="utf-8"))
@@ -102,8 +113,6 @@ def prefect_logs_to_file(log_file: Path) -> Path:
         from flows.atomic import write_atomic
 
         write_atomic(target, text)
-    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
-    return target
 
 
 # Set by flows/pipeline/server.py to the URL of the data folder's own local Prefect server.

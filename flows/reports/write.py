@@ -36,7 +36,7 @@ from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.model import ClaimInputs, build_claim_report, build_scorecard, fingerprint
 from flows.reports.render import render_scorecard
-from flows.reports.stage import claim_files, stage_claims
+from flows.reports.stage import stage_claims
 from flows.sources.runs import SearchRun
 from flows.store import articles as article_store
 from flows.store import reporting
@@ -175,16 +175,6 @@ def build_project_reports(
     return reports, build_scorecard(project.name, project.article, reports, rules)
 
 
-def render_all(reports: list[dict[str, Any]], scorecard: dict[str, Any]) -> dict[str, str]:
-    """file name → text, for every file of a project's reports (all rendered, in this process)."""
-    files: dict[str, str] = {}
-    for report in reports:
-        files.update(claim_files(report))
-    for fmt, text in render_scorecard(scorecard).items():
-        files[f"index.{fmt}"] = text
-    return files
-
-
 def write_project_reports(
     project: Project | str | Path,
     db_path: Path,
@@ -201,7 +191,7 @@ def write_project_reports(
     `previous_dir` (default `out_dir`) holds the reports that "changes since the previous report"
     compare with: pass the published folder when writing into a staging one.
     Claims whose report is unchanged since the last write into `out_dir` are not rendered again
-    (see render_changed); `workers` processes render the rest (default: by CPU count and claims).
+    (see write_changed); `workers` processes render the rest (default: by CPU count and claims).
     """
     proj = project if isinstance(project, Project) else load_project(project)
     out_dir = Path(out_dir)

@@ -100,12 +100,13 @@ def _forget_looks() -> None:
 
 
 def _file_key(paths: Sequence[Path]) -> FileKey:
-    return _looked(("stat", *sorted(paths)), lambda: _stat_key(paths))
+    ordered = sorted(paths)
+    return _looked(("stat", *ordered), lambda: _stat_key(ordered))
 
 
-def _stat_key(paths: Sequence[Path]) -> FileKey:
+def _stat_key(ordered: Sequence[Path]) -> FileKey:
     out = []
-    for path in sorted(paths):
+    for path in ordered:
         try:
             st = path.stat()
         except FileNotFoundError:
