@@ -100,10 +100,11 @@ def test_no_429_under_a_burst_of_parallel_claims() -> None:
     entries = server.entries()
     assert len(entries) == 18  # 6 searches + 12 batches, no retries
     span = entries[-1].t - entries[0].t
-    # Near 71 % of the ceiling: 18 requests in bursts of 3 need 5 windows of 1.4 s (2.14/s), each a
-    # little longer when a busy CPU delays the sends its slots count from (2.0/s measured with a 1.25 s
-    # window while another process burnt both cores); an over-throttled pace (1/s) fails here.
-    assert (len(entries) - 3) / span >= 1.6
+    # 18 requests in bursts of 3 need 5 windows of 1.4 s (2.14/s), each longer when a busy CPU delays
+    # the sends its slots count from: 2.0/s here with another process burning both cores, 1.53/s on a
+    # slower CI machine. The exact pace is pinned with a fake clock above; this real-clock bound only
+    # catches gross over-throttling (a 1/s pace, or starts that wait for answers, give ≤ 1.0/s).
+    assert (len(entries) - 3) / span >= 1.25
 
 
 def test_the_file_pace_is_shared_by_every_limiter_on_the_file(tmp_path: Path) -> None:
