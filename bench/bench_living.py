@@ -76,11 +76,11 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
     from flows.pipeline.living import graded_studies, previous_ratings, recheck_graded_studies
     from flows.pipeline.lock import project_lock
     from flows.pipeline.refresh import (
-        _claim_outcome,
+        claim_outcomes,
         fetch_and_store_records,
         finish_search_runs,
         plan_search_runs,
-        record_search_results,
+        record_and_close_if_nothing_to_fetch,
         run_stamp,
         search_pubmed,
     )
@@ -88,8 +88,6 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
     from flows.project.claims import load_project
     from flows.reports.digest import Digest, render_digest
     from flows.reports.write import write_project_reports
-    from flows.store import searches
-    from flows.store.db import connect
 
     proj = load_project(project)
     when = run_stamp(None)
@@ -101,18 +99,12 @@ def plain_run(project: Path, store: Path, out: Path) -> None:
         plans = plan_search_runs.fn(proj.name, list(proj.claims), "eutils", store, when)
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda p: search_pubmed.fn(spec, p), plans))
-        new_hits, to_fetch = record_search_results.fn(proj.name, list(zip(plans, results, strict=True)), store)
-        fetched = fetch_and_store_records.fn(spec, to_fetch, store, when)
-        with connect(store) as con:
-            needed = {
-                p.claim.id: set(searches.claim_pmids(con, proj.name, p.claim.id)) & set(to_fetch)
-                for p in plans
-            }
-        outcomes = [
-            _claim_outcome(p, r, new_hits.get(p.claim.id, []), needed[p.claim.id], fetched)
-            for p, r in zip(plans, results, strict=True)
-        ]
-        finish_search_runs.fn(outcomes, store, when)
+        recorded = record_and_close_if_nothing_to_fetch.fn(proj.name, plans, results, store, when)
+        if recorded.outcomes is None:
+            to_fetch = list(dict.fromkeys(p for pmids in recorded.outstanding.values() for p in pmids))
+            fetched = fetch_and_store_records.fn(spec, to_fetch, store, when)
+            outcomes = claim_outcomes(plans, results, recorded.new_hits, recorded.outstanding, fetched)
+            finish_search_runs.fn(outcomes, store, when)
         recheck_graded_studies.fn(proj.name, spec, claims_of, finals, store, when)
         write_project_reports(proj, store, out)
         text = render_digest(Digest(proj.name, when.isoformat(), "eutils"))

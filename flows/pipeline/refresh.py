@@ -192,21 +192,46 @@ def search_pubmed(source: SourceSpec, plan: PlannedSearch) -> SearchResult:
     return result
 
 
-@store_task(name="record-search-results")
-def record_search_results(
-    project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]], db_path: Path
+def _record_search_results(
+    con: Any, project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Remember what each search found; per claim, return its new hits and its PMIDs not yet stored."""
     new_hits: dict[str, list[str]] = {}
     outstanding: dict[str, list[str]] = {}
-    with connect(db_path) as con:
-        for plan, result in searched:
-            new_hits[plan.claim.id] = searches.record_hits(
-                con, project=project, claim_id=plan.claim.id, run_id=plan.run_id, pmids=result.pmids
-            )
-            searches.record_search_result(con, plan.run_id, result, len(new_hits[plan.claim.id]))
-            outstanding[plan.claim.id] = searches.outstanding_pmids(con, project, plan.claim.id)
+    for plan, result in searched:
+        new_hits[plan.claim.id] = searches.record_hits(
+            con, project=project, claim_id=plan.claim.id, run_id=plan.run_id, pmids=result.pmids
+        )
+        searches.record_search_result(con, plan.run_id, result, len(new_hits[plan.claim.id]))
+        outstanding[plan.claim.id] = searches.outstanding_pmids(con, project, plan.claim.id)
     return new_hits, outstanding
+
+
+@dataclass(frozen=True)
+class Recorded:
+    new_hits: dict[str, list[str]]
+    outstanding: dict[str, list[str]]  # per claim, its PMIDs not yet stored
+    outcomes: list["ClaimOutcome"] | None  # the runs' outcomes when they were closed already
+
+
+@store_task(name="record-search-results")
+def record_and_close_if_nothing_to_fetch(
+    project: str,
+    plans: Sequence[PlannedSearch],
+    results: Sequence[SearchResult | BaseException],
+    db_path: Path,
+    now: dt.datetime,
+) -> Recorded:
+    """What record_search_results does; and when no claim has a record left to fetch (an unchanged
+    refresh), what finish_search_runs does too, on the same connection: each opening of the store
+    costs tens of ms, a third of such a refresh's own time."""
+    searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
+    with connect(db_path) as con:
+        new_hits, outstanding = _record_search_results(con, project, searched)
+        if any(outstanding.values()):
+            return Recorded(new_hits, outstanding, None)
+        outcomes = claim_outcomes(plans, results, new_hits, outstanding, FetchOutcome())
+        _finish_search_runs(con, outcomes, now)
+    return Recorded(new_hits, outstanding, outcomes)
 
 
 def store_records(
@@ -334,24 +359,41 @@ def _claim_outcome(
     return outcome
 
 
+def claim_outcomes(
+    plans: Sequence[PlannedSearch],
+    results: Sequence[SearchResult | BaseException],
+    new_hits: dict[str, list[str]],
+    outstanding: dict[str, list[str]],
+    fetched: FetchOutcome,
+) -> list[ClaimOutcome]:
+    return [
+        _claim_outcome(p, r, new_hits.get(p.claim.id, []), set(outstanding.get(p.claim.id, [])), fetched)
+        for p, r in zip(plans, results, strict=True)
+    ]
+
+
 @store_task(name="finish-search-runs")
 def finish_search_runs(outcomes: Sequence[ClaimOutcome], db_path: Path, now: dt.datetime) -> None:
     """Close each claim's search run, and bring stale suggestions (older record version or older
     rules) up to date: on the same connection, as every opening of the store costs tens of ms."""
     with connect(db_path) as con:
-        for outcome in outcomes:
-            assert outcome.run_id is not None
-            searches.finish_search_run(
-                con,
-                outcome.run_id,
-                status=outcome.status,
-                finished_at=now,
-                fetched=outcome.fetched,
-                missing_pmids=outcome.missing,
-                requests=outcome.requests,
-                error=outcome.error,
-            )
-        refresh_stale_suggestions(con, now)
+        _finish_search_runs(con, outcomes, now)
+
+
+def _finish_search_runs(con: Any, outcomes: Sequence[ClaimOutcome], now: dt.datetime) -> None:
+    for outcome in outcomes:
+        assert outcome.run_id is not None
+        searches.finish_search_run(
+            con,
+            outcome.run_id,
+            status=outcome.status,
+            finished_at=now,
+            fetched=outcome.fetched,
+            missing_pmids=outcome.missing,
+            requests=outcome.requests,
+            error=outcome.error,
+        )
+    refresh_stale_suggestions(con, now)
 
 
 Runner = Literal["threads", "dask"]
@@ -443,18 +485,14 @@ def refresh_flow(
             results.append(future.result())
         except Exception as exc:  # one claim's failed search must not stop the others
             results.append(exc)
-    searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
-    new_hits, outstanding = record_search_results(proj.name, searched, store_path)
-    to_fetch = list(dict.fromkeys(p for pmids in outstanding.values() for p in pmids))
-    # Nothing new (an unchanged refresh): no task, no store writer to start and stop.
-    fetched = fetch_and_store_records(spec, to_fetch, store_path, when) if to_fetch else FetchOutcome()
-    outcomes = [
-        _claim_outcome(
-            p, r, new_hits.get(p.claim.id, []), set(outstanding.get(p.claim.id, [])), fetched
-        )
-        for p, r in zip(plans, results, strict=True)
-    ]
-    finish_search_runs(outcomes, store_path, when)
+    recorded = record_and_close_if_nothing_to_fetch(proj.name, plans, results, store_path, when)
+    fetched = FetchOutcome()
+    outcomes = recorded.outcomes
+    if outcomes is None:  # records to fetch (else an unchanged refresh: its runs are closed already)
+        to_fetch = list(dict.fromkeys(p for pmids in recorded.outstanding.values() for p in pmids))
+        fetched = fetch_and_store_records(spec, to_fetch, store_path, when)
+        outcomes = claim_outcomes(plans, results, recorded.new_hits, recorded.outstanding, fetched)
+        finish_search_runs(outcomes, store_path, when)
     if sink:
         for outcome in outcomes:
             sink.claim_finished(outcome.claim_id, outcome.line())
