@@ -10,6 +10,7 @@ import re
 import resource
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,44 @@ def test_nothing_listens_beyond_loopback(shared: tuple[dict[str, str], list[str]
     assert {a.split(":")[0] for a in addresses} <= loopback, addresses
     port = int(str(info["port"]))
     assert {int(a.split(":")[1], 16) for a in addresses} == {port}
+
+
+_CLIENT_SETTINGS = """
+import json, os, ssl
+from flows.pipeline.server import use_prefect_server
+url = use_prefect_server(start=False)
+names = ("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", "PREFECT_API_SSL_CERT_FILE")
+settings = {n: os.environ.get(n) for n in names}
+if settings["PREFECT_API_SSL_CERT_FILE"]:
+    ssl.create_default_context(cafile=settings["PREFECT_API_SSL_CERT_FILE"])  # a CA file that loads
+print(json.dumps({"url": url, **settings}))
+"""
+
+
+def _client_settings(env: dict[str, str]) -> dict[str, str | None]:
+    done = subprocess.run([sys.executable, "-c", _CLIENT_SETTINGS], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_local_servers_client_settings_apply_to_it_alone(
+    shared: tuple[dict[str, str], list[str]],
+) -> None:
+    """The local server has no CSRF protection and no TLS: its client skips both (a step less per run);
+    a server the user chose (PREFECT_API_URL) keeps Prefect's defaults, and a value the user set stands."""
+    env, _ = shared
+    local = _client_settings(env)
+    assert local["url"] == _info(Path(env["LITGRADE_DATA"]))["url"]
+    assert local["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] == "false"
+    assert str(local["PREFECT_API_SSL_CERT_FILE"]).startswith(env["LITGRADE_DATA"])
+    theirs = _client_settings({**env, "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "true"})
+    assert theirs["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] == "true"
+    external = {**env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    assert _client_settings(external) == {
+        "url": "http://127.0.0.1:9/api", "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": None,
+        "PREFECT_API_SSL_CERT_FILE": None,
+    }
 
 
 def test_a_dead_server_is_replaced(tmp_path: Path) -> None:

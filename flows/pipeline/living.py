@@ -29,7 +29,7 @@ from flows.evidence.retraction_watch import matching, normalise_doi
 from flows.pipeline.lock import project_lock
 from flows.pipeline.refresh import ClaimsFailedError, Runner, refresh_with_runner, run_stamp, store_records
 from flows.pipeline.sources import open_source, resolve
-from flows.pipeline.tasks import store_task
+from flows.pipeline.tasks import results_in_memory, store_task
 from flows.project.claims import Project, load_project
 from flows.pubmed.records import Article
 from flows.reports.digest import Digest, NewStudy, Rereview, rating_changes, render_digest
@@ -209,7 +209,7 @@ def artifact_key(prefix: str, name: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"{prefix}-{name}".lower())).strip("-")
 
 
-@flow(name="living-refresh", flow_run_name="living-refresh {project}")
+@flow(name="living-refresh", flow_run_name="living-refresh {project}", **results_in_memory())
 def living_refresh(
     project: str,
     source: SourceSpec | SourceKind = "eutils",

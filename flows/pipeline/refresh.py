@@ -29,7 +29,7 @@ from flows.curation.suggest import suggest
 from flows.errors import ConfigError, InputError, LitgradeError
 from flows.pipeline.plan import SearchWindow, plan_window, query_hash, run_status
 from flows.pipeline.sources import open_source, reset_sources, resolve
-from flows.pipeline.tasks import store_task
+from flows.pipeline.tasks import results_in_memory, store_task
 from flows.project.claims import Claim, load_project
 from flows.pubmed.records import Article, ParseProblem
 from flows.sources.protocol import FetchBatch, SearchResult, search_notes
@@ -450,6 +450,7 @@ def run_stamp(run_time: dt.datetime | None) -> dt.datetime:
     name="refresh",
     flow_run_name="refresh {project}",
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_CLAIMS),  # type: ignore[arg-type]
+    **results_in_memory(),
 )
 def refresh_flow(
     project: str,

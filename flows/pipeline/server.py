@@ -27,6 +27,7 @@ import fcntl
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -331,8 +332,12 @@ def use_prefect_server(say: Callable[[str], None] = _say, *, start: bool = True)
     None when Prefect is already configured in this process (a test harness) or ephemeral mode is
     asked, or, with `start` off, when no local server runs (then nothing is changed or started).
     """
-    if not start and mode() == "local" and running() is None:
-        return None
+    found = None
+    if not start and mode() == "local":
+        hold_use()  # before looking, as ensure_server does: the keeper never stops a server in use
+        found = running()
+        if found is None:
+            return None
     if "prefect" in sys.modules:
         return None  # Prefect already read its settings here (a test harness or an embedding program)
     config.quiet_prefect_environment()
@@ -342,9 +347,47 @@ def use_prefect_server(say: Callable[[str], None] = _say, *, start: bool = True)
         return os.environ["PREFECT_API_URL"]
     if chosen == "ephemeral":
         return None
-    info = ensure_server(say)
+    info = found or ensure_server(say)
     os.environ["PREFECT_API_URL"] = os.environ[config.LOCAL_PREFECT_API] = info.url
+    local_client_settings()
     return info.url
+
+
+def local_client_settings() -> None:
+    """Prefect client settings for the local server alone (never a server the user chose), each a
+    step less on every flow run's critical path; a value the user set stands.
+
+    - The local server runs without CSRF protection, so the client's token request at the start of
+      each run is refused (422) every time: the client is told not to ask.
+    - It speaks plain HTTP on 127.0.0.1, so no certificate is ever verified; yet Prefect's client
+      parses its whole CA bundle (certifi's ~140 certificates, 15-30 ms) whenever it is created, once
+      per run. It is pointed at a bundle of one certificate instead.
+    """
+    os.environ.setdefault("PREFECT_CLIENT_CSRF_SUPPORT_ENABLED", "false")
+    bundle = one_certificate_bundle()
+    if bundle is not None:
+        os.environ.setdefault("PREFECT_API_SSL_CERT_FILE", str(bundle))
+
+
+_FIRST_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\n.*?\n-----END CERTIFICATE-----\n", re.S)
+
+
+def one_certificate_bundle() -> Path | None:
+    """<server dir>/plain-http-ca.pem: the first certificate of certifi's bundle (made once); None
+    when certifi's bundle cannot be read (then Prefect's default stands)."""
+    bundle = server_dir() / "plain-http-ca.pem"
+    if bundle.exists():
+        return bundle
+    try:
+        import certifi
+
+        found = _FIRST_CERTIFICATE.search(Path(certifi.where()).read_text(encoding="ascii"))
+    except (ImportError, OSError, UnicodeDecodeError):
+        return None
+    if found is None:
+        return None
+    write_atomic(bundle, found.group(0))
+    return bundle
 
 
 # --- the keeper: `python -m flows.pipeline.server PORT` -------------------------------------------
