@@ -195,6 +195,7 @@ def search_pubmed(source: SourceSpec, plan: PlannedSearch) -> SearchResult:
 def _record_search_results(
     con: Any, project: str, searched: Sequence[tuple[PlannedSearch, SearchResult]]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Remember what each search found; per claim, return its new hits and its PMIDs not yet stored."""
     new_hits: dict[str, list[str]] = {}
     outstanding: dict[str, list[str]] = {}
     for plan, result in searched:
@@ -210,7 +211,7 @@ def _record_search_results(
 class Recorded:
     new_hits: dict[str, list[str]]
     outstanding: dict[str, list[str]]  # per claim, its PMIDs not yet stored
-    outcomes: list["ClaimOutcome"] | None  # the runs' outcomes when they were closed already
+    outcomes: list[ClaimOutcome] | None  # the runs' outcomes when they were closed already
 
 
 @store_task(name="record-search-results")
@@ -221,9 +222,9 @@ def record_and_close_if_nothing_to_fetch(
     db_path: Path,
     now: dt.datetime,
 ) -> Recorded:
-    """What record_search_results does; and when no claim has a record left to fetch (an unchanged
-    refresh), what finish_search_runs does too, on the same connection: each opening of the store
-    costs tens of ms, a third of such a refresh's own time."""
+    """Remember what each search found (per claim: its new hits, its PMIDs not yet stored); and when
+    no claim has a record left to fetch (an unchanged refresh), close the runs as finish_search_runs
+    does, on the same connection: each opening of the store costs tens of ms."""
     searched = [(p, r) for p, r in zip(plans, results, strict=True) if isinstance(r, SearchResult)]
     with connect(db_path) as con:
         new_hits, outstanding = _record_search_results(con, project, searched)
