@@ -181,6 +181,22 @@ def _suggest(db: Path, article: Article, level: str, confidence: float, reason: 
         save_suggestions(con, [(article, Suggestion(level, confidence, (reason,)))], dt.datetime(2026, 11, 24))
 
 
+def _signal_state(pid: int) -> str:
+    """The kernel's view of a process's signals (masks in hex) and where it sleeps."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = [line for line in status if line.startswith(("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn"))]
+    wchan = Path(f"/proc/{pid}/wchan").read_text()
+    return "; ".join([*fields, f"wchan: {wchan}"])
+
+
+def _sigint_held(pid: int) -> bool:
+    """SIGINT blocked or ignored in `pid` (both are inherited across fork and exec)."""
+    masks = dict(line.split(":\t") for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                 if line.startswith(("SigBlk", "SigIgn")))
+    bit = 1 << (2 - 1)  # SIGINT is signal 2
+    return any(int(value, 16) & bit for value in masks.values())
+
+
 def _spawn(folder: Path, db: Path, curator: str, *extra: str) -> pexpect.spawn:
     env = {**os.environ, "LITGRADE_DB": str(db), "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
@@ -322,8 +338,12 @@ def test_ctrl_c_leaves_the_terminal_sane_and_keeps_saved_grades(
     child.send("1")
     child.expect(r"Saved: exclude \(Off topic\)")
     child.expect("quit")
+    assert not _sigint_held(child.pid), "the child inherited a blocked or ignored SIGINT from the test process"
     child.sendintr()
-    child.expect("Interrupted: saved 1 this session; everything saved is kept.")
+    try:
+        child.expect("Interrupted: saved 1 this session; everything saved is kept.")
+    except pexpect.TIMEOUT:  # once on CI, not reproduced since: say where the child was
+        pytest.fail(f"no answer to Ctrl-C; the child: {_signal_state(child.pid)}")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
