@@ -329,7 +329,7 @@ def report(label: str, times: list[float]) -> float:
     return p95
 
 
-def loaded(tmp: Path, n: int, grades: int, server: str = "both") -> None:
+def loaded(tmp: Path, n: int, grades: int, where: str = "both") -> None:
     root = tmp / f"loaded{n}"
     config = build(root, n)
     print(f"load before the loaded cases: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -340,9 +340,9 @@ def loaded(tmp: Path, n: int, grades: int, server: str = "both") -> None:
     seed_journals(config, 25_000)
     each = max(20, grades // len(CURATORS))
     label = f"{n:>7} articles, 25,000 grade events from {len(CURATORS)} curators, all {len(CURATORS)} grading"
-    if server in ("both", "inprocess"):
+    if where in ("both", "inprocess"):
         report(f"{label} (app in the bench's process, TestClient threads)", time_many_curators(config, each))
-    if server in ("both", "process"):
+    if where in ("both", "process"):
         with served(config) as url:
             many = time_many_curators(config, each, url)
         report(f"{label} (app in its own process, clients over HTTP)", many)

@@ -9,8 +9,9 @@ grading action's latency: curators.yaml is cached keyed on its (size, mtime), an
 are read incrementally (flows.curation.journal parses only the bytes appended since the last read),
 and indexed per claim and study with only those new events, the studies they touch alone replayed
 again (flows.curation.claim_index), so any change by another process (another curator, the terminal
-session, git pull) is seen on the next request at the cost of the new lines alone. A curator's file with a bad line is left out (see
-journal.read_journals) and their saves refused with the fix; everyone else keeps grading.
+session, git pull) is seen on the next request at the cost of the new lines alone. A curator's file
+with a bad line is left out (see journal.read_journals) and their saves refused with the fix;
+everyone else keeps grading.
 
 Store reads are cached keyed on the DuckDB file and its WAL: every committed write changes one of
 them, so a steady-state grading action opens no connection at all. After a refresh wrote, the next
