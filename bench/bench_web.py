@@ -13,8 +13,13 @@ Two loaded cases on the 100k store (issue 17), each p50/p95/max, goal p95 < 100 
   0.2 s pause: a refresh paced by NCBI) the whole time the curator grades;
 - journals: 25,000 grade events from 5 curators already in the grade files, and the 5 curators
   grading at once (each append changes a file the other four must see on their next action).
+  Measured twice, same files: with the app in the bench's own process (TestClient threads: the five
+  clients' CPU shares the server's GIL, which inflates the server-side times) and with the app in
+  its own process (uvicorn on 127.0.0.1 as `litgrade serve` runs it, the clients over HTTP), the
+  faithful one. `--server` picks one of them.
 
 Run: .venv/bin/python bench/bench_web.py  [--articles 100000] [--grades 200] [--only loaded]
+     [--server both|inprocess|process]
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import argparse
 import datetime as dt
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +116,20 @@ def build(root: Path, n_articles: int) -> Any:
     return WebConfig(load_project(project_dir), db, root / "data")
 
 
-def signed_in(config: Any, curator: str = "alice") -> tuple[Any, dict[str, str], str]:
-    """(a TestClient signed in as `curator`, the grading headers, the first study on their queue)."""
-    from starlette.testclient import TestClient
+def signed_in(config: Any, curator: str = "alice", url: str | None = None) -> tuple[Any, dict[str, str], str]:
+    """(a client signed in as `curator`, the grading headers, the first study on their queue): a
+    TestClient on the app in this process, or over HTTP to the server at `url`."""
+    if url is None:
+        from starlette.testclient import TestClient
 
-    from flows.web.app import create_app
+        from flows.web.app import create_app
 
-    # A loopback Host: the app answers no other by default.
-    client = TestClient(create_app(config), base_url="http://127.0.0.1")
+        # A loopback Host: the app answers no other by default.
+        client: Any = TestClient(create_app(config), base_url="http://127.0.0.1")
+    else:
+        import httpx
+
+        client = httpx.Client(base_url=url, follow_redirects=True, timeout=60)
     token = re.search(r'name="token" value="([^"]+)"', client.get("/login").text)
     assert token
     client.post("/login", data={"curator": curator, "password": "bench-password", "token": token.group(1)})
@@ -225,10 +239,56 @@ def seed_journals(config: Any, total: int) -> None:
         )
 
 
-def time_many_curators(config: Any, grades: int) -> list[float]:
+# The app served as `litgrade serve` does (flows/cli/web.py: uvicorn.run), in a process of its own;
+# prints its port once it listens.
+SERVER = r"""
+import socket, sys
+from pathlib import Path
+import uvicorn
+from flows.project.claims import load_project
+from flows.web.app import create_app
+from flows.web.data import WebConfig
+
+project, db, data_dir = (Path(a) for a in sys.argv[1:4])
+app = create_app(WebConfig(load_project(project), db, data_dir))
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.bind(("127.0.0.1", 0))
+config = uvicorn.Config(app, log_level="warning", access_log=False)
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(config).run(sockets=[sock])
+"""
+
+
+@contextmanager
+def served(config: Any) -> Iterator[str]:
+    """The app for `config` in its own process on 127.0.0.1; yields its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(config.project.dir), str(config.db_path), str(config.data_dir)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert server.stdout is not None
+    try:
+        url = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        deadline = time.monotonic() + 30
+        while True:  # the port is printed before uvicorn listens on it
+            try:
+                socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def time_many_curators(config: Any, grades: int, url: str | None = None) -> list[float]:
     """Every curator grades `grades` studies at once, each in their own client (threads, as the
-    server's thread pool runs them); all their server-side times."""
-    sessions = [signed_in(config, c) for c in CURATORS]
+    server's thread pool runs them); all their server-side times. With `url`, over HTTP to the
+    server there (its own process) instead of the app in this one."""
+    sessions = [signed_in(config, c, url) for c in CURATORS]
     results: list[list[float]] = [[] for _ in CURATORS]
 
     def run(i: int) -> None:
@@ -269,7 +329,7 @@ def report(label: str, times: list[float]) -> float:
     return p95
 
 
-def loaded(tmp: Path, n: int, grades: int) -> None:
+def loaded(tmp: Path, n: int, grades: int, where: str = "both") -> None:
     root = tmp / f"loaded{n}"
     config = build(root, n)
     print(f"load before the loaded cases: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -278,11 +338,14 @@ def loaded(tmp: Path, n: int, grades: int) -> None:
     server, batches = time_under_refresh(config, grades)
     report(f"{n:>7} articles, a refresh writing 2,000-record batches ({batches} landed meanwhile)", server)
     seed_journals(config, 25_000)
-    many = time_many_curators(config, max(20, grades // len(CURATORS)))
-    report(
-        f"{n:>7} articles, 25,000 grade events from {len(CURATORS)} curators, all {len(CURATORS)} grading",
-        many,
-    )
+    each = max(20, grades // len(CURATORS))
+    label = f"{n:>7} articles, 25,000 grade events from {len(CURATORS)} curators, all {len(CURATORS)} grading"
+    if where in ("both", "inprocess"):
+        report(f"{label} (app in the bench's process, TestClient threads)", time_many_curators(config, each))
+    if where in ("both", "process"):
+        with served(config) as url:
+            many = time_many_curators(config, each, url)
+        report(f"{label} (app in its own process, clients over HTTP)", many)
     print(f"machine load average (1 min) after the loaded cases: {os.getloadavg()[0]:.1f}")
 
 
@@ -292,13 +355,15 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--grades", type=int, default=200)
     parser.add_argument("--only", choices=("quiet", "loaded"), default=None)
+    parser.add_argument("--server", choices=("both", "inprocess", "process"), default="both",
+                        help="the 5-curator case: app in the bench's process, in its own, or both")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         os.environ["LITGRADE_DATA"] = str(Path(tmp) / "data")
         if args.only != "loaded":
             quiet(Path(tmp), args)
         if args.only != "quiet":
-            loaded(Path(tmp), args.articles, args.grades)
+            loaded(Path(tmp), args.articles, args.grades, args.server)
 
 
 def quiet(tmp: Path, args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import itertools
 import json
 import os
 import sys
@@ -227,8 +228,15 @@ _TAIL = 64
 
 @dataclass
 class _Parsed:
-    """What is known of one grades file: read up to `offset` (a line end), `lines` lines, `events`."""
+    """What is known of one grades file: read up to `offset` (a line end), `lines` lines, `events`.
 
+    `generation` is new each time the file is read from its start again (replaced, shrunk, rewritten,
+    its curator's role changed) and kept while it is only extended: within one generation every
+    earlier `events` list is a prefix of the later ones, which lets a reader index only what was
+    appended (flows.curation.claim_index). `events` lists are never changed once made.
+    """
+
+    generation: int
     dev: int
     ino: int
     offset: int
@@ -241,6 +249,7 @@ class _Parsed:
 # path → its _Parsed: the web app reads every file on each request; only bytes appended since the
 # last read are parsed and validated (a file that shrank or changed inode is read whole again).
 _CACHE: dict[Path, _Parsed] = {}
+_GENERATIONS = itertools.count(1)
 
 
 def _line_event(chunk: bytes, number: int, path: Path, curator: Curator) -> GradeEvent | None:
@@ -293,7 +302,7 @@ def _parse_chunk(
     return events, len(chunks), end
 
 
-def _read_fd(path: Path, fd: int, curator: Curator) -> list[GradeEvent]:
+def _read_fd(path: Path, fd: int, curator: Curator) -> _Parsed:
     st = os.fstat(fd)
     if st.st_size > MAX_JOURNAL_BYTES:
         raise InputError(
@@ -307,23 +316,25 @@ def _read_fd(path: Path, fd: int, curator: Curator) -> list[GradeEvent]:
         or st.st_size < known.offset
         or os.pread(fd, len(known.tail), known.offset - len(known.tail)) != known.tail
     ):
-        known = _Parsed(st.st_dev, st.st_ino, 0, b"", 0, curator, [])
+        known = _Parsed(next(_GENERATIONS), st.st_dev, st.st_ino, 0, b"", 0, curator, [])
     if st.st_size == known.offset:
         _CACHE[path] = known
-        return known.events
+        return known
     raw = os.pread(fd, st.st_size - known.offset, known.offset)
     new, lines, used = _parse_chunk(path, raw, known.lines + 1, curator)
     offset = known.offset + used
     tail = os.pread(fd, min(_TAIL, offset), offset - min(_TAIL, offset))
-    parsed = _Parsed(st.st_dev, st.st_ino, offset, tail, known.lines + lines, curator, known.events + new)
+    parsed = _Parsed(
+        known.generation, st.st_dev, st.st_ino, offset, tail, known.lines + lines, curator, known.events + new
+    )
     _CACHE[path] = parsed
-    return parsed.events
+    return parsed
 
 
-def _read_file(path: Path, curator: Curator) -> list[GradeEvent]:
+def _read_file(path: Path, curator: Curator) -> _Parsed:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return list(_read_fd(path, fd, curator))
+        return _read_fd(path, fd, curator)
     finally:
         os.close(fd)
 
@@ -359,16 +370,32 @@ class Journals:
     quarantined: tuple[Quarantined, ...] = ()
 
 
-def read_journals(project_dir: Path) -> Journals:
-    """Every healthy curator file's events, validated, per curator in file (= time) order, curators
-    by id; a file with any bad line is quarantined (left out whole, with why and the fix), so one
-    curator's damaged file never stops anyone else."""
+@dataclass(frozen=True)
+class JournalFile:
+    """One healthy grades file's events as read now. While `generation` stays the same between two
+    reads, the earlier read's events are a prefix of the later one's (only appended to)."""
+
+    path: Path
+    generation: int
+    events: Sequence[GradeEvent]  # never to be changed: the reader's cache shares it
+
+
+@dataclass(frozen=True)
+class JournalFiles:
+    files: tuple[JournalFile, ...]  # healthy files, by path (= curator id) order
+    quarantined: tuple[Quarantined, ...] = ()
+
+
+def read_journal_files(project_dir: Path) -> JournalFiles:
+    """read_journals per file: each healthy curator file's events and generation, curators by id; a
+    file with any bad line is quarantined (left out whole, with why and the fix), so one curator's
+    damaged file never stops anyone else."""
     project_dir = Path(project_dir)
     files = curator_files(project_dir)
     if not files:
-        return Journals([])
+        return JournalFiles(())
     curators = _curators(project_dir)
-    events: list[GradeEvent] = []
+    healthy: list[JournalFile] = []
     quarantined: list[Quarantined] = []
     for path in files:
         name = path.stem
@@ -379,10 +406,22 @@ def read_journals(project_dir: Path) -> Journals:
             )))  # fmt: skip
             continue
         try:
-            events.extend(_read_file(path, curators[name]))
+            parsed = _read_file(path, curators[name])
         except InputError as exc:
             quarantined.append(Quarantined(path, name, f"{exc}. {_fix_hint(path)}"))
-    return Journals(events, tuple(quarantined))
+            continue
+        healthy.append(JournalFile(path, parsed.generation, parsed.events))
+    return JournalFiles(tuple(healthy), tuple(quarantined))
+
+
+def read_journals(project_dir: Path) -> Journals:
+    """Every healthy curator file's events, validated, per curator in file (= time) order, curators
+    by id; a file with any bad line is quarantined (see read_journal_files)."""
+    journals = read_journal_files(project_dir)
+    events: list[GradeEvent] = []
+    for journal in journals.files:
+        events.extend(journal.events)
+    return Journals(events, journals.quarantined)
 
 
 _WARNED: set[str] = set()
@@ -392,13 +431,18 @@ def read_events(project_dir: Path, *, strict: bool = False) -> list[GradeEvent]:
     """The events of read_journals. A quarantined file is named once per process on stderr (one
     line on stderr); `strict` raises its InputError instead."""
     journals = read_journals(project_dir)
-    for bad in journals.quarantined:
+    warn_quarantined(journals.quarantined, strict=strict)
+    return journals.events
+
+
+def warn_quarantined(quarantined: Sequence[Quarantined], *, strict: bool = False) -> None:
+    """Name each quarantined file once per process on stderr; `strict` raises its InputError instead."""
+    for bad in quarantined:
         if strict:
             raise InputError(bad.message)
         if bad.message not in _WARNED:
             _WARNED.add(bad.message)
             sys.stderr.write(f"warning: {bad.message}\n")
-    return journals.events
 
 
 @dataclass(frozen=True)

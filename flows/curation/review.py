@@ -257,6 +257,23 @@ class Replayed:
         self.table = decisions(self.events, self.adjudicators)
         self._standing: dict[tuple[str, str, str], GradeEvent] | None = None
 
+    @classmethod
+    def prepared(
+        cls,
+        events: list[GradeEvent],
+        adjudicators: frozenset[str],
+        table: dict[Key, StudyDecisions],
+        standing: dict[tuple[str, str, str], GradeEvent],
+    ) -> Replayed:
+        """Events whose `decisions` and `standing_events` were computed already (kept up to date
+        study by study, flows.curation.claim_index); none of them is changed afterwards."""
+        replayed = cls.__new__(cls)
+        replayed.events = events
+        replayed.adjudicators = adjudicators
+        replayed.table = table
+        replayed._standing = standing
+        return replayed
+
     @property
     def standing(self) -> dict[tuple[str, str, str], GradeEvent]:
         """standing_events of these events, computed on first use."""
@@ -321,7 +338,8 @@ def visible_grades(
     unblinded they stay shown, even after an undo), unless the viewer is an adjudicator or the claim
     has a single reviewer (nothing to be blind to).
     """
-    events = list(events)
+    if not isinstance(events, Replayed):  # a Replayed answers standing_grades from its one computation
+        events = list(events)
     standing = standing_grades(events, claim, pmid)
     sees_all = adjudicator or reviewers < 2 or viewer in standing
     if not sees_all:

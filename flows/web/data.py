@@ -7,9 +7,11 @@ file between requests (flows.store.db.connect waits out its lock).
 Re-reading and re-validating every grades file and curators.yaml on each request would dominate the
 grading action's latency: curators.yaml is cached keyed on its (size, mtime), and the grades files
 are read incrementally (flows.curation.journal parses only the bytes appended since the last read),
-so any change by another process (another curator, the terminal session, git pull) is seen on the
-next request at the cost of the new lines alone. A curator's file with a bad line is left out (see
-journal.read_journals) and their saves refused with the fix; everyone else keeps grading.
+and indexed per claim and study with only those new events, the studies they touch alone replayed
+again (flows.curation.claim_index), so any change by another process (another curator, the terminal
+session, git pull) is seen on the next request at the cost of the new lines alone. A curator's file
+with a bad line is left out (see journal.read_journals) and their saves refused with the fix;
+everyone else keeps grading.
 
 Store reads are cached keyed on the DuckDB file and its WAL: every committed write changes one of
 them, so a steady-state grading action opens no connection at all. After a refresh wrote, the next
@@ -36,12 +38,15 @@ from typing import TypeVar, cast
 
 import duckdb
 
+from flows.curation.claim_index import EventIndex
 from flows.curation.events import GradeEvent
 from flows.curation.journal import (
     append_event,
     curator_files,
-    read_events,
+    read_journal_files,
+    warn_quarantined,
 )
+from flows.curation.review import Replayed
 from flows.curation.suggest import Suggestion
 from flows.errors import StoreBusyError
 from flows.project.claims import Project
@@ -119,8 +124,7 @@ def _stat_key(ordered: Sequence[Path]) -> FileKey:
 class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     events_key: FileKey | None = None
-    events: list[GradeEvent] = field(default_factory=list)
-    claim_events: dict[str, list[GradeEvent]] = field(default_factory=dict)  # events, per claim
+    index: EventIndex = field(default_factory=EventIndex)  # the grades files' events, per claim and study
     curators_key: FileKey | None = None
     curators: dict[str, Curator] = field(default_factory=dict)
     store_key: tuple[FileKey, int] | None = None
@@ -164,23 +168,33 @@ def _events_key(config: WebConfig) -> FileKey:
     return _file_key([*_grade_files(config), config.project.dir / CURATORS_FILE])
 
 
+def _index(config: WebConfig) -> EventIndex:
+    """The events index, brought up to date when a grades file (or curators.yaml) changed. Caller
+    holds the cache lock."""
+    cache = config.cache
+    key = _events_key(config)
+    if cache.events_key != key:
+        journals = read_journal_files(config.project.dir)
+        warn_quarantined(journals.quarantined)
+        cache.index.update(journals)  # only what was appended since is indexed and replayed
+        cache.events_key = key
+    return cache.index
+
+
 def events(config: WebConfig, claim_id: str | None = None) -> list[GradeEvent]:
     """Every curator's events (journal.read_events order), or only those of `claim_id`: every rule
     of one claim's screen reads only that claim's events, and with 25,000 events in a project
     running those rules over all of them was most of a grading action's time."""
-    cache = config.cache
-    with cache.lock:
-        key = _events_key(config)
-        if cache.events_key != key:
-            cache.events = list(read_events(config.project.dir))
-            cache.events_key = key
-            cache.claim_events.clear()
-        if claim_id is None:
-            return list(cache.events)
-        mine = cache.claim_events.get(claim_id)
-        if mine is None:
-            mine = cache.claim_events[claim_id] = [e for e in cache.events if e.claim == claim_id]
-        return list(mine)
+    with config.cache.lock:
+        index = _index(config)
+        return index.events() if claim_id is None else list(index.claim_events(claim_id))
+
+
+def replayed(config: WebConfig, claim_id: str, adjudicators: frozenset[str]) -> Replayed:
+    """review.Replayed of the claim's events (as events(config, claim_id)), replaying only the
+    studies whose events changed since the last request (flows.curation.claim_index)."""
+    with config.cache.lock:
+        return _index(config).replayed(claim_id, adjudicators)
 
 
 def append(config: WebConfig, event: GradeEvent) -> None:
@@ -198,7 +212,6 @@ def append(config: WebConfig, event: GradeEvent) -> None:
         _forget_looks()
         with cache.lock:
             cache.events_key = None
-            cache.claim_events.clear()
 
 
 class StoreReader:

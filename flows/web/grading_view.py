@@ -148,7 +148,8 @@ def screen_state(
     config: data.WebConfig, store: data.StoreReader, claim: Claim, curator: str, pmid: str | None
 ) -> ScreenState:
     project = config.project
-    events = grading.Replayed(data.events(config, claim.id), adjudicators(config))  # this claim only
+    # This claim's events only, replayed study by study as they change (flows.curation.claim_index).
+    events = data.replayed(config, claim.id, adjudicators(config))
     pmids = store.claim_pmids(claim.id)
     roles = adjudicators(config)
     todo = my_queue(config, events, claim, curator, pmids)
@@ -301,9 +302,9 @@ def conflict_rows(
 def conflict_feedback(config: data.WebConfig, claim: Claim, pmid: str, curator: str) -> str | None:
     """On the spot, after a save: the other reviewers' grades when this save left the study in
     conflict (both have graded by then, so nothing blind is given away)."""
-    events = data.events(config, claim.id)  # this claim's only: study_decisions filters to one study
-    roles = adjudicators(config)
-    study = grading.study_decisions(events, claim.id, pmid, roles)
+    # This claim's replay (as the next screen's): the study's entry is study_decisions' answer.
+    table = data.replayed(config, claim.id, adjudicators(config)).table
+    study = table.get((claim.id, pmid)) or grading.StudyDecisions(claim=claim.id, pmid=pmid, grades=())
     if study.state(config.project.reviewers_for(claim.id)) != "conflict":
         return None
     names = _names(config)
