@@ -27,7 +27,7 @@ import re
 import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -544,8 +544,11 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
                 initials = child.text
             elif tag == "AffiliationInfo":
                 for affiliation in child:
-                    if affiliation.tag == "Affiliation" and (text := plain(affiliation)):
-                        affiliations.append(text)
+                    if affiliation.tag == "Affiliation":
+                        # Most affiliations are text only: clean() them without plain()'s call.
+                        text = clean(affiliation.text) if len(affiliation) == 0 else plain(affiliation)
+                        if text:
+                            affiliations.append(text)
             elif tag == "Identifier":
                 if orcid is None and (child.get("Source") or "").upper() == "ORCID":
                     orcid = _orcid(child.text)
@@ -667,28 +670,58 @@ def _publication_types(items: list[etree._Element]) -> tuple[PublicationType, ..
     return tuple(_PublicationType(name=name, ui=p.get("UI")) for p in items if (name := clean(p.text)))
 
 
+# MeSH is a controlled vocabulary: a file's ~15 headings a record are mostly the same few thousand
+# (Humans, Female, Adult...). So a heading's raw parts are read into a key and each distinct key is
+# built once; the frozen headings are shared. Bounded: emptied when full, so memory stays flat.
+_MESH_CACHE: dict[tuple[str | None, ...], MeshHeading | None] = {}
+_MESH_CACHE_SIZE = 16384
+
+
 def _mesh(heading_list: etree._Element | None) -> tuple[MeshHeading, ...]:
     if heading_list is None:
         return ()
     out = []
+    cache = _MESH_CACHE
     for heading in heading_list:
         if heading.tag != "MeshHeading":
             continue
-        descriptor = None
-        qualifiers = []
+        # (descriptor text, UI, MajorTopicYN) of the first DescriptorName, then each qualifier's three.
+        key: list[str | None] = [None, None, None]
+        described = False
         for child in heading:
             tag = child.tag  # read once: each .tag read builds a new str
             if tag == "QualifierName":
-                if q_name := clean(child.text):
-                    qualifiers.append(
-                        _MeshQualifier(q_name, child.get("UI"), child.get("MajorTopicYN") == "Y")
-                    )
-            elif tag == "DescriptorName" and descriptor is None:
-                descriptor = child
-        if descriptor is not None and (name := clean(descriptor.text)):
-            major = descriptor.get("MajorTopicYN") == "Y"
-            out.append(_MeshHeading(name, descriptor.get("UI"), major, tuple(qualifiers)))
+                key += (child.text, child.get("UI"), child.get("MajorTopicYN"))
+            elif tag == "DescriptorName" and not described:
+                key[0:3] = child.text, child.get("UI"), child.get("MajorTopicYN")
+                described = True
+        frozen = tuple(key) if described else None
+        if frozen is None:
+            continue
+        item = cache.get(frozen, _UNBUILT)
+        if item is _UNBUILT:
+            if len(cache) >= _MESH_CACHE_SIZE:
+                cache.clear()
+            item = cache[frozen] = _mesh_heading(frozen)
+        if item is not None:
+            out.append(item)
     return tuple(out)
+
+
+_UNBUILT: Any = object()
+
+
+def _mesh_heading(key: tuple[str | None, ...]) -> MeshHeading | None:
+    """The heading a key of raw parts stands for; None without a descriptor name."""
+    name = clean(key[0])
+    if not name:
+        return None
+    qualifiers = tuple(
+        _MeshQualifier(q_name, key[i + 1], key[i + 2] == "Y")
+        for i in range(3, len(key), 3)
+        if (q_name := clean(key[i]))
+    )
+    return _MeshHeading(name, key[1], key[2] == "Y", qualifiers)
 
 
 def _chemicals(chemical_list: etree._Element | None) -> tuple[Chemical, ...]:
