@@ -638,3 +638,81 @@ def test_trickling_gzip_stream_is_still_recognised(samples_dir: Path) -> None:
     assert stream.read(2) == data[:1]  # what a short read looks like
     stream = _Trickle(data)
     assert [a.pmid for a in parse_articles(stream)] == ["36400559", "2930949", "11446611", "28786991"]  # type: ignore[arg-type]
+
+
+# -- the batched fast path agrees with the streaming parse -----------------------------------------------
+
+
+def _outcome(events: Iterator[object]) -> tuple[list[object], str | None]:
+    """Every event, then the error (if any) it ended with: what a caller of parse() gets to see."""
+    seen: list[object] = []
+    try:
+        for event in events:
+            seen.append(event)
+    except PubmedXMLError as exc:
+        return seen, str(exc)
+    return seen, None
+
+
+_PROLOG = b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD x//EN" "x.dtd">\n'
+_SET = b"<PubmedArticleSet>\n"
+_END = b"</PubmedArticleSet>\n"
+_REC = _article()
+_DEL = b"<DeleteCitation><PMID>9</PMID></DeleteCitation>"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        _PROLOG + _SET + _REC + b"\n" + _DEL + b"\n" + _REC + _END,  # plain: the fast path reads it all
+        _SET + _REC * 3 + _END,  # no prolog
+        _PROLOG + _SET + _REC + _REC[:-30],  # cut short mid-record
+        _PROLOG + _SET + _REC + b" & " + _REC + _END,  # not well-formed between records
+        _PROLOG + _SET + _REC + b"text between" + _REC + _END,  # well-formed text between records
+        _PROLOG + _SET + _REC + b"<!-- </PubmedArticle> -->" + _REC + _END,  # end tag inside a comment
+        _PROLOG + _SET + _REC + b"<X><![CDATA[</PubmedArticle>]]></X>" + _REC + _END,  # ... and in CDATA
+        _PROLOG + _SET + _REC.replace(b"</MedlineCitation>", b"</MedlineCitation>" + _DEL) + _END,  # nested
+        _PROLOG + _SET + b"<X>" + _REC + b"</X>" + _REC + _END,  # a record inside another element
+        _PROLOG + _SET + _REC + _END + b"<!-- after -->",  # legal, but not what the fast path takes
+        _PROLOG + _SET + _REC + _END + b"junk",  # text after the root
+        _PROLOG + _SET + _REC + _END.replace(b"PubmedArticleSet", b"Other"),  # wrong end tag
+        b'<!DOCTYPE PubmedArticleSet [<!ENTITY e "E">]>'
+        + _SET
+        + _article(title="<ArticleTitle>&e;</ArticleTitle>")
+        + _END,
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><PubmedArticleSet>'
+        + _article(title="<ArticleTitle>caf\xe9</ArticleTitle>").replace(b"caf\xc3\xa9", b"caf\xe9")
+        + _END,
+        ('<?xml version="1.0" encoding="UTF-16"?>' + (_SET + _REC + _END).decode()).encode("utf-16"),
+        _PROLOG + b"<MedlineCitationSet>" + _REC + b"</MedlineCitationSet>",  # records under another root
+        _PROLOG + b"<eSearchResult><ERROR>bad</ERROR></eSearchResult>",
+        _PROLOG + _SET + _END,  # no records
+        _PROLOG + _SET + b"<DeleteCitation/>" + _REC + _END,
+        _PROLOG + _SET + _REC + b"\x0c" + _END,  # \f is no XML whitespace
+        _PROLOG + _SET + _REC * 40_000 + _END,  # many batches
+        _PROLOG + _SET + _article(title="<ArticleTitle>" + "long " * 200_000 + "</ArticleTitle>") + _END,
+    ],
+)
+def test_batched_fast_path_matches_the_streaming_parse(doc: bytes, tmp_path: Path) -> None:
+    from flows.pubmed.parser import _parse_streaming
+
+    expected = _outcome(_parse_streaming(doc, f"<{len(doc)} bytes>"))
+    assert _outcome(parse(doc)) == expected
+    path = tmp_path / "doc.xml"
+    path.write_bytes(doc)
+    assert _outcome(parse(path)) == _outcome(_parse_streaming(path, str(path)))
+    gz = tmp_path / "doc.xml.gz"
+    gz.write_bytes(gzip.compress(doc))
+    assert _outcome(parse(gz)) == _outcome(_parse_streaming(gz, str(gz)))
+
+
+def test_plain_document_is_read_by_the_fast_path_to_its_end() -> None:
+    from flows.pubmed.parser import _parse_batched
+
+    batched = _parse_batched(_PROLOG + _SET + (_REC + b"\n") * 50 + _DEL + _END)
+    count = 0
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(batched)
+            count += 1
+    assert count == 51 and stop.value.value is None  # None: nothing left for the streaming parse
