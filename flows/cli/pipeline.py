@@ -45,19 +45,31 @@ def refresh(
     """
     proj, store, spec = ready_for_flow(project, source, runner, claim)
     from flows.cli.interrupt import interruptible
+    from flows.pipeline import early
     from flows.pipeline.lock import project_lock
-    from flows.pipeline.refresh import check_runner, parse_run_time, refresh_with_runner
+    from flows.pipeline.refresh import (
+        check_runner,
+        parse_run_time,
+        refresh_with_runner,
+        run_stamp,
+        start_searches_early,
+    )
     from flows.tui import progress
 
-    when = parse_run_time(run_time)
-    refresh_flow = refresh_with_runner(check_runner(runner))
+    when = run_stamp(parse_run_time(run_time))  # once: the early searches plan with the flow's stamp
+    chosen = check_runner(runner)
+    refresh_flow = refresh_with_runner(chosen)
     terminal = sys.stderr.isatty()
     progress.set_sink(CleanProgress(progress.TerminalProgress() if terminal else progress.LogProgress()))
     try:
         # The lock outermost: the open runs are marked while this process still holds it.
         with project_lock(proj.name), interruptible(proj.name, store), command_run_settings():
+            if chosen == "threads":  # a Dask worker could not take a search started in this process
+                claims = [proj.claim(claim)] if claim else list(proj.claims)
+                start_searches_early(proj.name, claims, spec, store, when)
             summary = refresh_flow(project=str(proj.dir), claim=claim, source=spec, run_time=when)
     finally:
+        early.forget()
         progress.set_sink(None)
         if terminal:
             sys.stderr.write("\r\x1b[2K")

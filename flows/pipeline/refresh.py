@@ -27,6 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import config
 from flows.curation.suggest import suggest
 from flows.errors import ConfigError, InputError, LitgradeError
+from flows.pipeline import early
 from flows.pipeline.plan import SearchWindow, plan_window, query_hash, run_status
 from flows.pipeline.sources import open_source, reset_sources, resolve
 from flows.pipeline.tasks import results_in_memory, store_task
@@ -156,15 +157,7 @@ def plan_search_runs(
     planned = []
     with connect(db_path) as con:
         for claim in claims:
-            last = searches.last_completed_run(con, project, claim.id)
-            window = plan_window(
-                query=claim.query,
-                source=source_kind,
-                run_time=run_time,
-                last_query_hash=last.query_hash if last else None,
-                last_source=last.source if last else None,
-                last_started_at=last.started_at if last else None,
-            )
+            window = claim_window(con, project, claim, source_kind, run_time)
             run_id = searches.start_search_run(
                 con,
                 project=project,
@@ -181,11 +174,44 @@ def plan_search_runs(
     return planned
 
 
+def claim_window(
+    con: Any, project: str, claim: Claim, source_kind: str, run_time: dt.datetime
+) -> SearchWindow:
+    """The date window a claim's search asks for, given its last completed run in the store."""
+    last = searches.last_completed_run(con, project, claim.id)
+    return plan_window(
+        query=claim.query,
+        source=source_kind,
+        run_time=run_time,
+        last_query_hash=last.query_hash if last else None,
+        last_source=last.source if last else None,
+        last_started_at=last.started_at if last else None,
+    )
+
+
+def start_searches_early(
+    project: str, claims: Sequence[Claim], source: SourceSpec, db_path: Path, run_time: dt.datetime
+) -> None:
+    """Start the claims' E-utilities searches before the flow run that plans the same windows
+    (flows/pipeline/early.py). Call it holding the project's lock, which keeps those windows as read
+    here, with the `run_time` the flow gets; the mirror answers at once and needs no head start."""
+    if source.kind != "eutils" or not claims:
+        return
+    with connect(db_path) as con:
+        windows = [(c.query, claim_window(con, project, c, source.kind, run_time)) for c in claims]
+    reset_sources()  # the run counts these requests as its own: the flow keeps this source
+    early.start(source, open_source(source), windows, MAX_PARALLEL_CLAIMS)
+
+
 @task(name="search-pubmed", task_run_name="search-pubmed {plan.claim.id}", cache_policy=NONE)
 def search_pubmed(source: SourceSpec, plan: PlannedSearch) -> SearchResult:
-    result = open_source(source).search(
-        plan.claim.query, mindate=plan.window.mindate, maxdate=plan.window.maxdate
-    )
+    started = early.take(source, plan.claim.query, plan.window)
+    if started is not None:
+        result = started.result()
+    else:
+        result = open_source(source).search(
+            plan.claim.query, mindate=plan.window.mindate, maxdate=plan.window.maxdate
+        )
     sink = progress.sink()
     if sink:
         sink.claim_searched(plan.claim.id, len(result.pmids))
@@ -474,7 +500,8 @@ def refresh_flow(
     store_path = db_path or config.db_path()
     when = run_stamp(run_time)
     spec = resolve(source)
-    reset_sources()  # this run's own traffic figures, and a mirror rebuilt since the last run read anew
+    if not early.any_started():  # else its source is this run's already (start_searches_early)
+        reset_sources()  # this run's own traffic figures, and a mirror rebuilt since the last run read anew
     search_source = open_source(spec)
     sink = progress.sink()
     if sink:
