@@ -357,3 +357,43 @@ def test_inline_markup_text_and_html(parts: list[tuple[str | None, str]]) -> Non
     assert html.unescape(re.sub(r"</?[a-z]+>", "", article.title_html)) == article.title
     assert not re.search(r"<(?![/]?(i|b|u)>)", article.title_html)  # every other "<" is escaped
     assert re.findall(r"<([a-z]+)>", article.title_html) == [tag for tag, _ in parts if tag]
+
+
+# Every kind of character str.split() splits on, and near misses (printable or not, but no whitespace).
+_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_NOT_SPACES = "\u200b\u00ad\ufeff\x00\x7f\u0301é字"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_SPACES + _NOT_SPACES + "ab1-"), max_size=12))
+def test_clean_collapses_whitespace_as_split_and_join_do(value: str) -> None:
+    from flows.pubmed.text import clean
+
+    assert clean(value) == " ".join(value.split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=200_000),
+            st.sampled_from([b"</PubmedArticle>", b"</PubmedBookArticle>", b"</DeleteCitation>"]),
+        ),
+        max_size=4,
+    ),
+    st.integers(min_value=0, max_value=200_000),
+)
+def test_last_record_end_is_found_as_a_whole_buffer_search_finds_it(
+    tags: list[tuple[int, bytes]], start: int
+) -> None:
+    from flows.pubmed.parser import _RECORD_ENDS, _last_record_end
+
+    buffer = bytearray(b"x" * 200_020)
+    for at, tag in sorted(tags):  # later tags may overwrite earlier ones: the search sees what is left
+        buffer[at : at + len(tag)] = tag
+    data = bytes(buffer)
+    start = min(start, len(data))
+    expected = max(
+        (at + len(tag) for tag in _RECORD_ENDS if (at := data.rfind(tag, start)) >= 0), default=-1
+    )
+    assert _last_record_end(data, start) == expected

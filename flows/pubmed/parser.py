@@ -270,13 +270,24 @@ def _head(data: bytes) -> tuple[bytes, bytes] | None:
 
 
 def _last_record_end(buffer: bytes, start: int) -> int:
-    """The offset just past the last record end tag in buffer[start:], or -1."""
-    best = -1
-    for end_tag in _RECORD_ENDS:
-        at = buffer.rfind(end_tag, start)
-        if at >= 0:
-            best = max(best, at + len(end_tag))
-    return best
+    """The offset just past the last record end tag in buffer[start:], or -1.
+
+    Searched in a window at the buffer's end that doubles until a tag is found: the end tags a
+    document lacks (most have no book and no deletion) were otherwise scanned for over the whole
+    buffer, backwards (bytes.rfind has no skip table): 4% of a bulk parse. A tag found in the window
+    ends after every tag outside it (the tags hold no "<" past their first byte, so none overlap), so
+    the window's last is the buffer's."""
+    window = 1 << 15
+    while True:
+        low = max(start, len(buffer) - window)
+        best = -1
+        for end_tag in _RECORD_ENDS:
+            at = buffer.rfind(end_tag, low)
+            if at >= 0:
+                best = max(best, at + len(end_tag))
+        if best >= 0 or low == start:
+            return best
+        window <<= 1
 
 
 def _batch_records(root: etree._Element) -> list[etree._Element] | None:
@@ -563,14 +574,14 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
                 first = child.text
         last = clean(last) or None
         fore = clean(fore) or clean(first) or None
-        collective = plain(group) or None
+        collective = (plain(group) or None) if group is not None else None
         if last or fore or collective:
             out.append(
                 _Author(
                     last,
                     fore,
-                    clean(initials) or None,
-                    clean(suffix) or None,
+                    (clean(initials) or None) if initials else None,
+                    (clean(suffix) or None) if suffix else None,
                     collective,
                     orcid,
                     tuple(affiliations),

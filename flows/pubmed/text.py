@@ -52,7 +52,11 @@ def clean(value: str | None) -> str:
     """Whitespace collapsed to single spaces, edges stripped."""
     if not value:
         return ""
-    # Fast paths: most values need only strip(). isascii() is O(1), and the only ASCII whitespace XML
+    # One word (a name, an id, a number: most values the parser cleans) is already clean: no space and
+    # printable means no character str.split() splits on (see the isprintable() note below).
+    if " " not in value and value.isprintable():
+        return value
+    # Fast paths: most other values need only strip(). isascii() is O(1), and the only ASCII whitespace XML
     # text may hold is space, tab, newline and carriage return, each found by a C substring scan.
     if value.isascii():
         if "  " in value or "\n" in value or "\t" in value or "\r" in value:
