@@ -393,7 +393,5 @@ def test_last_record_end_is_found_as_a_whole_buffer_search_finds_it(
         buffer[at : at + len(tag)] = tag
     data = bytes(buffer)
     start = min(start, len(data))
-    expected = max(
-        (at + len(tag) for tag in _RECORD_ENDS if (at := data.rfind(tag, start)) >= 0), default=-1
-    )
+    expected = max((at + len(tag) for tag in _RECORD_ENDS if (at := data.rfind(tag, start)) >= 0), default=-1)
     assert _last_record_end(data, start) == expected
