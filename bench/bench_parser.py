@@ -148,9 +148,12 @@ def pair(path: Path, rounds: int) -> tuple[dict[str, Any], dict[str, Any]]:
     for _ in range(rounds):
         ours.append(run("litgrade", path))
         theirs.append(run("entrez", path))
-    best_ours = dict(max(ours, key=lambda r: r["rate"]), round_rates=[r["rate"] for r in ours])
-    best_theirs = dict(max(theirs, key=lambda r: r["rate"]), round_rates=[r["rate"] for r in theirs])
-    return best_ours, best_theirs
+    return _fastest(ours), _fastest(theirs)
+
+
+def _fastest(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest round's result, with every round's rate beside it (printed with the ratio)."""
+    return dict(max(rounds, key=lambda r: r["rate"]), round_rates=[r["rate"] for r in rounds])
 
 
 def show(label: str, r: dict[str, Any]) -> None:

@@ -137,32 +137,24 @@ def main() -> None:
         warmup = (
             run(server, "litgrade server start", [*launcher, "server", "start"], env) if has_server else None
         )
+
+        def entrez_script(name: str, file: str) -> dict[str, Any]:
+            return run(server, name, [py, str(work / file), server.base_url, QUERY], env)
+
+        def refresh(name: str, when: dt.datetime) -> dict[str, Any]:
+            return run(server, name, [*cli, "--run-time", when.isoformat()], env)
+
         rows = [
-            run(
-                server,
-                "typical (Bio.Entrez, sequential)",
-                [py, str(work / "typical.py"), server.base_url, QUERY],
-                env,
-            ),
-            run(server, "litgrade refresh", [*cli, "--run-time", FIRST_RUN], env),
+            entrez_script("typical (Bio.Entrez, sequential)", "typical.py"),
+            refresh("litgrade refresh", dt.datetime.fromisoformat(FIRST_RUN)),
         ]
         # The unchanged refresh is short (under a second), so one draw of this machine's noise would
         # decide it: it runs --unchanged times, each beside a fresh one-ESearch script, a day apart.
         second = dt.datetime.fromisoformat(SECOND_RUN)
         pairs = [
             (
-                run(
-                    server,
-                    "one-ESearch Bio.Entrez script",
-                    [py, str(work / "one_esearch.py"), server.base_url, QUERY],
-                    env,
-                ),
-                run(
-                    server,
-                    "litgrade refresh, unchanged",
-                    [*cli, "--run-time", (second + dt.timedelta(days=i)).isoformat()],
-                    env,
-                ),
+                entrez_script("one-ESearch Bio.Entrez script", "one_esearch.py"),
+                refresh("litgrade refresh, unchanged", second + dt.timedelta(days=i)),
             )
             for i in range(args.unchanged)
         ]

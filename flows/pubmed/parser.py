@@ -574,14 +574,14 @@ def _authors(author_list: etree._Element | None) -> tuple[Author, ...]:
                 first = child.text
         last = clean(last) or None
         fore = clean(fore) or clean(first) or None
-        collective = (plain(group) or None) if group is not None else None
+        collective = plain(group) or None
         if last or fore or collective:
             out.append(
                 _Author(
                     last,
                     fore,
-                    (clean(initials) or None) if initials else None,
-                    (clean(suffix) or None) if suffix else None,
+                    clean(initials) or None,
+                    clean(suffix) or None,
                     collective,
                     orcid,
                     tuple(affiliations),
